@@ -1,0 +1,35 @@
+"""One exception hierarchy; the CLI and the API translate it at the boundary."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ContractError",
+    "HomeBusyError",
+    "IngestError",
+    "ReelrankError",
+    "SchemaMismatchError",
+]
+
+
+class ReelrankError(Exception):
+    """Base class of every error reelrank raises on purpose."""
+
+
+class ContractError(ReelrankError):
+    """A whole input (file or request) breaks its data contract.
+
+    Record-level problems do not raise: they become quarantine rows. This is for what makes a
+    whole file unusable (a missing required column, an unreadable file).
+    """
+
+
+class SchemaMismatchError(ContractError):
+    """An input's id type disagrees with what the warehouse already holds."""
+
+
+class IngestError(ReelrankError):
+    """Ingestion could not proceed (nothing was written)."""
+
+
+class HomeBusyError(ReelrankError):
+    """Another process holds the data home's write lock."""

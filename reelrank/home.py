@@ -1,0 +1,111 @@
+"""The data home: one directory holding everything a reelrank deployment writes.
+
+    HOME/
+      warehouse.duckdb    raw inputs, quarantine, feature tables (DuckDB)
+      control.sqlite      live state: settings, guardians, grants, inbox, queue, credits, tokens
+      models/             ranker artifacts, versioned
+      indexes/            FAISS indexes
+      snapshots/          published serving snapshots (read-only once published)
+      feeds/              batch-scored feeds per run, `latest` pointing at the newest
+      media/              rendered clips and thumbnails
+      landing/            input files waiting for the next pipeline run
+      worlds/             synthetic worlds generated into this home
+      dagster/            the Dagster instance's storage
+      write.lock          held by whichever process writes the warehouse
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from filelock import FileLock, Timeout
+
+from reelrank.errors import HomeBusyError
+from reelrank.settings import Settings
+from reelrank.stores import open_control, open_warehouse
+
+__all__ = ["DataHome", "resolve_home"]
+
+_SUBDIRS = (
+    "models", "indexes", "snapshots", "feeds", "media", "landing", "worlds", "dagster",
+)
+
+
+def resolve_home(home: str | os.PathLike[str] | None) -> Path:
+    """`--home` if given, else `REELRANK_HOME`, else `./.reelrank`."""
+    if home is not None:
+        return Path(home)
+    return Path(os.environ.get("REELRANK_HOME") or ".reelrank")
+
+
+@dataclass(frozen=True)
+class DataHome:
+    """A data home on disk. `open` creates the layout and migrates both stores."""
+
+    root: Path
+    settings: Settings
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str] | None = None, settings: Settings | None = None
+             ) -> DataHome:
+        path = resolve_home(root).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        for name in _SUBDIRS:
+            (path / name).mkdir(exist_ok=True)
+        home = cls(root=path, settings=settings or Settings(home=path))
+        # The control store migrates here. The warehouse migrates when a writer opens it
+        # (under the write lock): opening it now could collide with a running pipeline.
+        home.control().close()
+        return home
+
+    def dir(self, name: str) -> Path:
+        if name not in _SUBDIRS:
+            raise ValueError(f"unknown data home directory {name!r}; known: {_SUBDIRS}")
+        return self.root / name
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def control_path(self) -> Path:
+        return self.root / "control.sqlite"
+
+    def warehouse(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A new warehouse connection; the caller closes it."""
+        return open_warehouse(
+            self.warehouse_path,
+            read_only=read_only,
+            threads=self.settings.duckdb_threads,
+            memory_limit=self.settings.duckdb_memory_limit,
+        )
+
+    def control(self) -> sqlite3.Connection:
+        """A new control-store connection; the caller closes it."""
+        return open_control(self.control_path)
+
+    @contextmanager
+    def write_lock(self, timeout_s: float = 0.0) -> Iterator[None]:
+        """Exclusive right to write the warehouse, across processes.
+
+        DuckDB itself refuses a second read-write process, but with an unhelpful error and
+        only while a connection is open; this lock spans a whole ingest or pipeline run.
+        """
+        lock = FileLock(str(self.root / "write.lock"), timeout=timeout_s)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise HomeBusyError(
+                f"another reelrank process is writing {self.root} (lock {lock.lock_file}); "
+                "wait for it to finish"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()

