@@ -1,0 +1,278 @@
+"""Load validated records into their store, idempotently, quarantining what fails.
+
+Per batch: type the records (`coerce`), settle duplicate keys inside the batch, check that
+every referenced user and item exists, then write good records and quarantine rows in one
+transaction. Immutable logs (events, chats) ignore a key they already hold, so re-ingesting
+a file is a no-op; other warehouse tables take the newer record; control-store state only
+takes a record newer than what it holds, so re-ingesting an old file never undoes a live
+change such as a cameo revocation.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from reelrank.contracts import Field, IdDomain, Kind, TableContract
+from reelrank.geo import GeoResolver
+from reelrank.ingest.coerce import coerce, infer_id_type
+from reelrank.ingest.readers import RawBatch
+from reelrank.ingest.schema import ensure_table, load_id_types, record_id_types
+
+__all__ = ["BatchResult", "load_batch"]
+
+_REASON = "_reason"
+_NO = "_record_no"
+
+
+@dataclass
+class BatchResult:
+    read: int = 0
+    loaded: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: BatchResult) -> None:
+        self.read += other.read
+        self.loaded += other.loaded
+        self.unchanged += other.unchanged
+        self.quarantined += other.quarantined
+        for reason, n in other.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+
+
+def _settle_id_types(con: duckdb.DuckDBPyConnection, contract: TableContract,
+                     raw: pl.DataFrame) -> dict[IdDomain, str]:
+    """Known id types, plus the types of domains this batch is the first to use."""
+    id_types = load_id_types(con)
+    new: dict[IdDomain, str] = {}
+    for f in contract.fields:
+        if f.domain is None or f.domain in id_types or f.domain in new:
+            continue
+        if f.kind is Kind.ID and f.name in raw.columns:
+            new[f.domain] = infer_id_type(raw[f.name])
+    if new:
+        record_id_types(con, new)
+        id_types.update(new)
+    # A domain nothing has defined yet (e.g. user ids first seen inside a list) defaults
+    # to text, which represents any id without loss.
+    for f in contract.fields:
+        if f.domain is not None and f.domain not in id_types:
+            id_types[f.domain] = "VARCHAR"
+            record_id_types(con, {f.domain: "VARCHAR"})
+    return id_types
+
+
+def _dedupe_in_batch(frame: pl.DataFrame, contract: TableContract) -> tuple[pl.DataFrame, int]:
+    """Drop exact repeats of a key within the batch; a repeat with other content is
+    quarantined rather than silently picking one."""
+    key = list(contract.key)
+    content = [c for c in frame.columns if c not in (_NO, _REASON)]
+    good = frame.filter(pl.col(_REASON).is_null())
+    if good.select(pl.struct(key).is_unique().all()).item():
+        return frame, 0
+    hashed = good.with_columns(pl.struct(content).hash().alias("_h"))
+    hashed = hashed.with_columns(
+        pl.struct(key).is_first_distinct().alias("_first"),
+        (pl.col("_h") == pl.col("_h").first().over(key)).alias("_same"),
+    )
+    repeats = hashed.filter(~pl.col("_first") & pl.col("_same"))
+    conflicts = hashed.filter(~pl.col("_first") & ~pl.col("_same")).select(_NO)
+    key_text = ", ".join(contract.key)
+    frame = frame.join(repeats.select(_NO), on=_NO, how="anti").with_columns(
+        pl.when(pl.col(_NO).is_in(conflicts[_NO].implode()))
+        .then(pl.lit(f"duplicate key ({key_text}) with different content earlier in this input"))
+        .otherwise(pl.col(_REASON)).alias(_REASON))
+    return frame, repeats.height
+
+
+def _reference_failures(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame,
+                        contract: TableContract) -> pl.DataFrame:
+    """(_record_no, reason) for good records naming a user or item that does not exist."""
+    failures = []
+    good = frame.filter(pl.col(_REASON).is_null())
+    con.register("_batch", good)
+    try:
+        for f in contract.fields:
+            if f.references is None:
+                continue
+            failures.append(_missing_refs(con, f, contract))
+    finally:
+        con.unregister("_batch")
+    if not failures:
+        return pl.DataFrame(schema={_NO: pl.Int64, "reason": pl.String})
+    return pl.concat(failures).group_by(_NO).agg(pl.col("reason").str.join("; "))
+
+
+def _missing_refs(con: duckdb.DuckDBPyConnection, f: Field, contract: TableContract
+                  ) -> pl.DataFrame:
+    target = f.references
+    key = {"users": "user_id", "items": "item_id"}[target]
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [target]
+    ).fetchall()[0][0]
+    known = f"SELECT {key} AS id FROM {target}" if exists else "SELECT NULL AS id WHERE false"
+    if target == contract.name:  # self-reference (remix_of): the same batch counts too
+        known += f" UNION ALL SELECT {key} FROM _batch"
+    if f.kind is Kind.ID_LIST:
+        values = f"SELECT {_NO}, unnest({f.name}) AS id FROM _batch"
+    else:
+        values = f"SELECT {_NO}, {f.name} AS id FROM _batch WHERE {f.name} IS NOT NULL"
+    sql = (
+        f"SELECT v.{_NO}, 'field ''{f.name}'': unknown {target[:-1]} ' || "
+        f"string_agg(DISTINCT CAST(v.id AS VARCHAR), ', ') AS reason "
+        f"FROM ({values}) v ANTI JOIN ({known}) k ON v.id = k.id GROUP BY v.{_NO}"
+    )
+    return con.sql(sql).pl().cast({_NO: pl.Int64})
+
+
+def _record_json(raw: pl.DataFrame, first_record_no: int, numbers: pl.Series) -> pl.DataFrame:
+    base = raw.rename({"_line_no": _NO}) if "_line_no" in raw.columns else (
+        raw.with_row_index(_NO, offset=first_record_no))
+    base = base.filter(pl.col(_NO).is_in(numbers.implode()))
+    shown = base.with_columns(
+        pl.col(c).bin.encode("hex") for c, t in base.schema.items() if t == pl.Binary)
+    cols = [c for c in shown.columns if c != _NO]
+    return shown.select(pl.col(_NO).cast(pl.Int64),
+                        pl.struct(cols).struct.json_encode().alias("record"))
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    control: sqlite3.Connection,
+    contract: TableContract,
+    batch: RawBatch,
+    *,
+    ingest_id: int,
+    source: str,
+    now: datetime,
+    skew_s: int,
+    geo: GeoResolver,
+) -> BatchResult:
+    """Validate and load one batch. The caller holds the write lock and a transaction."""
+    raw = batch.frame
+    result = BatchResult(read=raw.height + len(batch.broken))
+    quarantine: list[pl.DataFrame] = []
+    if batch.broken:
+        quarantine.append(pl.DataFrame(
+            [(n, json.dumps({"line": text}), reason) for n, text, reason in batch.broken],
+            schema={_NO: pl.Int64, "record": pl.String, "reason": pl.String}, orient="row"))
+    if raw.height:
+        id_types = _settle_id_types(con, contract, raw)
+        if contract.store == "warehouse":
+            ensure_table(con, contract, id_types)
+        typed = coerce(raw, contract, id_types, now=now, skew_s=skew_s, source=source,
+                       first_record_no=batch.first_record_no).frame
+        typed, repeats = _dedupe_in_batch(typed, contract)
+        result.unchanged += repeats
+        refs = _reference_failures(con, typed, contract)
+        if refs.height:
+            typed = typed.join(refs, on=_NO, how="left").with_columns(
+                pl.coalesce(_REASON, "reason").alias(_REASON)).drop("reason")
+        bad = typed.filter(pl.col(_REASON).is_not_null())
+        good = typed.filter(pl.col(_REASON).is_null()).drop(_REASON, _NO)
+        if bad.height:
+            records = _record_json(raw, batch.first_record_no, bad[_NO])
+            quarantine.append(bad.select(_NO, pl.col(_REASON).alias("reason"))
+                              .join(records, on=_NO, how="left")
+                              .select(_NO, "record", "reason"))
+        loaded = _write_good(con, control, contract, good, geo)
+        result.loaded += loaded
+        result.unchanged += good.height - loaded
+    if quarantine:
+        rows = pl.concat(quarantine).with_columns(
+            pl.lit(ingest_id).alias("ingest_id"), pl.lit(source).alias("source"),
+            pl.lit(contract.name).alias("table_name"), pl.lit(now).alias("quarantined_at"))
+        con.register("_q", rows)
+        con.execute(
+            "INSERT INTO quarantine SELECT ingest_id, source, table_name, _record_no, "
+            "record, reason, quarantined_at FROM _q")
+        con.unregister("_q")
+        result.quarantined = rows.height
+        for reason, n in rows.group_by("reason").len().iter_rows():
+            result.reasons[reason] = n
+    return result
+
+
+def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
+                contract: TableContract, good: pl.DataFrame, geo: GeoResolver) -> int:
+    if good.is_empty():
+        return 0
+    if contract.store == "control":
+        return _write_control(control, contract, good)
+    if "ip" in good.columns:
+        good = good.with_columns(geo.countries(good["ip"])).drop("ip")
+        good = good.select([c for c in good.columns if c != "country"] + ["country"])
+    con.register("_good", good)
+    try:
+        key = " AND ".join(f"t.{k} = g.{k}" for k in contract.key)
+        before = con.execute(f"SELECT count(*) FROM {contract.name}").fetchall()[0][0]
+        if contract.immutable:
+            con.execute(
+                f"INSERT INTO {contract.name} SELECT g.* FROM _good g "
+                f"ANTI JOIN {contract.name} t ON {key}")
+        else:
+            # Only records that differ from what is stored count as loaded.
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _changed AS "
+                f"SELECT * FROM _good EXCEPT SELECT * FROM {contract.name}")
+            changed = con.execute("SELECT count(*) FROM _changed").fetchall()[0][0]
+            con.execute(
+                f"DELETE FROM {contract.name} t USING _changed g WHERE {key}")
+            con.execute(f"INSERT INTO {contract.name} SELECT * FROM _changed")
+            con.execute("DROP TABLE _changed")
+            return int(changed)
+        after = con.execute(f"SELECT count(*) FROM {contract.name}").fetchall()[0][0]
+        return int(after - before)
+    finally:
+        con.unregister("_good")
+
+
+_UPSERTS: Mapping[str, str] = {
+    "cameo_grants": (
+        "INSERT INTO cameo_grants (owner_id, grantee_id, granted_at, revoked_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner_id, grantee_id) DO UPDATE SET "
+        "granted_at = excluded.granted_at, revoked_at = excluded.revoked_at, "
+        "updated_at = excluded.updated_at WHERE excluded.updated_at > cameo_grants.updated_at"
+    ),
+    "user_settings": (
+        "INSERT INTO user_settings (user_id, chat_personalization, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (user_id) DO UPDATE SET chat_personalization = "
+        "excluded.chat_personalization, updated_at = excluded.updated_at "
+        "WHERE excluded.updated_at > user_settings.updated_at"
+    ),
+    "guardians": (
+        "INSERT INTO guardians (child_id, guardian_id, personalization, scroll_limit, "
+        "dm_policy, linked_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (child_id) DO UPDATE SET guardian_id = excluded.guardian_id, "
+        "personalization = excluded.personalization, scroll_limit = excluded.scroll_limit, "
+        "dm_policy = excluded.dm_policy, linked_at = excluded.linked_at, "
+        "updated_at = excluded.updated_at WHERE excluded.updated_at > guardians.updated_at"
+    ),
+}
+
+_ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
+
+
+def _write_control(control: sqlite3.Connection, contract: TableContract, good: pl.DataFrame
+                   ) -> int:
+    sql = _UPSERTS[contract.name]
+    text = good.with_columns(
+        pl.col(c).dt.strftime(_ISO) for c, t in good.schema.items() if isinstance(t, pl.Datetime))
+    text = text.with_columns(pl.col(c).cast(pl.Int8) for c, t in good.schema.items()
+                             if t == pl.Boolean)
+    if contract.name == "cameo_grants":
+        text = text.with_columns(
+            pl.coalesce("revoked_at", "granted_at").alias("updated_at"))
+    elif contract.name == "guardians":
+        text = text.with_columns(pl.col("linked_at").alias("updated_at"))
+    before = control.total_changes
+    control.executemany(sql, text.rows())
+    return control.total_changes - before
