@@ -1,0 +1,98 @@
+"""Raw inputs: whatever landed in HOME/landing/, validated into the warehouse.
+
+One multi-asset, because a landing batch holds several tables that must load in dependency
+order (users before the events that name them) within one lock. Each table is its own asset
+so later feature assets depend on exactly what they read.
+"""
+
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.resources import HomeResource
+from reelrank.contracts import INGEST_ORDER
+from reelrank.home import DataHome
+from reelrank.ingest import IngestReport, TableReport, ingest_directory
+
+__all__ = ["RAW_GROUP", "landing_batches", "raw_inputs"]
+
+RAW_GROUP = "raw"
+# Above this share of quarantined records a table's check fails: a feed upstream is broken.
+MAX_QUARANTINE_SHARE = 0.01
+
+
+def landing_batches(home: DataHome) -> list[Path]:
+    """Landing batches waiting to load, oldest first (each a directory of input files)."""
+    landing = home.dir("landing")
+    return sorted(p for p in landing.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _table_rows(home: DataHome, table: str) -> int:
+    con = home.warehouse(read_only=True)
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        ).fetchall()[0][0]
+        if not exists:
+            return 0
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    finally:
+        con.close()
+
+
+def _check(report: TableReport | None, table: str) -> dg.AssetCheckResult:
+    read = report.read if report else 0
+    quarantined = report.quarantined if report else 0
+    share = quarantined / read if read else 0.0
+    return dg.AssetCheckResult(
+        check_name="quarantine_share",
+        asset_key=dg.AssetKey(["raw", table]),
+        passed=share <= MAX_QUARANTINE_SHARE,
+        metadata={"read": read, "quarantined": quarantined, "share": share,
+                  "top_reasons": dg.MetadataValue.json(
+                      dict(sorted((report.reasons if report else {}).items(),
+                                  key=lambda kv: -kv[1])[:5]))},
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["raw", t], group_name=RAW_GROUP, skippable=False, kinds={"duckdb"},
+                     description=f"raw {t} as ingested (validated against its contract)")
+        for t in INGEST_ORDER
+    ],
+    check_specs=[dg.AssetCheckSpec("quarantine_share", asset=["raw", t]) for t in INGEST_ORDER],
+    op_tags={"reelrank/writes": "warehouse"},
+)
+def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
+    """Load every landing batch into the warehouse, then move it to landing/.done/."""
+    data_home = home.open()
+    totals: dict[str, TableReport] = {}
+    batches = landing_batches(data_home)
+    for n, batch in enumerate(batches, start=1):
+        context.log.info(f"landing batch {n}/{len(batches)}: {batch.name}")
+        report: IngestReport = ingest_directory(data_home, batch, progress=context.log.info)
+        for t in report.tables:
+            prev = totals.get(t.table)
+            totals[t.table] = t if prev is None else TableReport(
+                t.table, prev.files + t.files, prev.read + t.read, prev.loaded + t.loaded,
+                prev.unchanged + t.unchanged, prev.quarantined + t.quarantined,
+                {**prev.reasons, **t.reasons})
+        done = data_home.dir("landing") / ".done"
+        done.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        shutil.move(str(batch), str(done / f"{stamp}-{batch.name}"))
+    for table in INGEST_ORDER:
+        report = totals.get(table)
+        yield dg.MaterializeResult(
+            asset_key=["raw", table],
+            metadata={
+                "dagster/row_count": _table_rows(data_home, table),
+                "loaded": report.loaded if report else 0,
+                "quarantined": report.quarantined if report else 0,
+            },
+        )
+        yield _check(report, table)

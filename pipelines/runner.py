@@ -1,0 +1,128 @@
+"""`reelrank run`: the nightly job, in-process, on the same definitions `dagster dev` shows.
+
+An empty home first gets the default synthetic world in its landing area, so `make run` on a
+fresh checkout has something real to chew on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.definitions import NIGHTLY_JOB, build_definitions
+from pipelines.instance import instance_for
+from reelrank.contracts import INGEST_ORDER
+from reelrank.home import DataHome
+
+__all__ = ["RunSummary", "run_nightly", "seed_default_world"]
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    home: Path
+    run_id: str
+    success: bool
+    seconds: float
+    rows: dict[str, int]
+    quarantined: int
+    failed_checks: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def render(self) -> str:
+        status = "succeeded" if self.success else "FAILED"
+        lines = [f"nightly run {self.run_id[:8]} {status} in {self.seconds:.1f}s",
+                 f"  data home:   {self.home}",
+                 f"  warehouse:   {self.home / 'warehouse.duckdb'}",
+                 f"  run history: {self.home / 'dagster'} (open with `make dagster`)"]
+        lines += [f"  {note}" for note in self.notes]
+        lines.append("  rows:        " + ", ".join(
+            f"{t} {n:,}" for t, n in self.rows.items() if n))
+        if self.quarantined:
+            lines.append(f"  quarantined: {self.quarantined:,} records "
+                         f"(`reelrank quarantine --home {self.home}`)")
+        if self.failed_checks:
+            lines.append("  failed checks: " + ", ".join(self.failed_checks))
+        return "\n".join(lines)
+
+
+def _is_empty(home: DataHome) -> bool:
+    with home.write_lock(timeout_s=60):
+        con = home.warehouse()
+    try:
+        return not con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def seed_default_world(home: DataHome, users: int, days: int, seed: int, say: Say) -> Path:
+    """Generate the default world once (kept under worlds/ with its ground truth) and land
+    its input files for the next run. Hard links: no copy of the event log."""
+    from reelrank.simulate import simulate
+
+    world = home.dir("worlds") / f"default-u{users}-d{days}-s{seed}"
+    if not (world / "world.json").is_file():
+        say(f"empty home: generating the default synthetic world ({users:,} users x "
+            f"{days} days, seed {seed}) in {world}")
+        simulate(world, users=users, days=days, seed=seed, progress=say)
+    batch = home.dir("landing") / world.name
+    for path in world.rglob("*"):
+        relative = path.relative_to(world)
+        if relative.parts[0] == "truth" or not path.is_file():
+            continue
+        target = batch / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            os.link(path, target)
+    return world
+
+
+def _rows(home: DataHome) -> tuple[dict[str, int], int]:
+    with home.write_lock(timeout_s=60):
+        con = home.warehouse()
+    try:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+                for t in INGEST_ORDER if t in tables}
+        quarantined = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+    finally:
+        con.close()
+    return rows, int(quarantined)
+
+
+def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = None,
+                seed: int | None = None, progress: Say | None = None) -> RunSummary:
+    say = progress or (lambda _line: None)
+    settings = home.settings
+    notes: list[str] = []
+    if _is_empty(home) and not any(p.is_dir() for p in home.dir("landing").iterdir()
+                                   if not p.name.startswith(".")):
+        world = seed_default_world(
+            home, users or settings.default_world_users, days or settings.default_world_days,
+            settings.default_world_seed if seed is None else seed, say)
+        notes.append(f"world:       {world} (synthetic, with ground truth in truth/)")
+    job = build_definitions(home.root).resolve_job_def(NIGHTLY_JOB)
+    started = time.perf_counter()
+    with instance_for(home) as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+        failed = tuple(
+            f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for e in result.get_asset_check_evaluations() if not e.passed)
+        run_id = result.run_id
+        success = result.success
+    rows, quarantined = _rows(home)
+    return RunSummary(home.root, run_id, success, time.perf_counter() - started, rows,
+                      quarantined, failed, tuple(notes))

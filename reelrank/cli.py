@@ -1,0 +1,167 @@
+"""The `reelrank` command line.
+
+Human-readable progress goes to stderr; stdout carries only results (a summary, or JSON
+with --json), so output can be piped into other tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reelrank.errors import ReelrankError
+
+__all__ = ["main"]
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _home_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--home", default=None,
+        help="data home directory (default: $REELRANK_HOME, else ./.reelrank)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reelrank", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="write a synthetic world's input files")
+    sim.add_argument("--out", required=True, type=Path, help="directory to write")
+    sim.add_argument("--users", type=_positive, default=3_000)
+    sim.add_argument("--days", type=_positive, default=14)
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--start", type=_date, default=datetime(2026, 1, 1, tzinfo=UTC),
+                     help="first day of the world (default 2026-01-01)")
+
+    ing = sub.add_parser("ingest", help="load input files into the data home")
+    ing.add_argument("directory", type=Path)
+    _home_arg(ing)
+    ing.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    run = sub.add_parser("run", help="run the nightly job in-process")
+    _home_arg(run)
+    run.add_argument("--users", type=_positive, default=None,
+                     help="size of the default world built in an empty home")
+    run.add_argument("--days", type=_positive, default=None)
+    run.add_argument("--seed", type=int, default=None)
+
+    quar = sub.add_parser("quarantine", help="show quarantined records and why")
+    _home_arg(quar)
+    quar.add_argument("--limit", type=_positive, default=20)
+    quar.add_argument("--json", action="store_true")
+    return parser
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from reelrank.simulate import simulate
+
+    started = time.perf_counter()
+    summary = simulate(args.out, users=args.users, days=args.days, seed=args.seed,
+                       start=args.start, progress=_say)
+    print(f"wrote a synthetic world to {args.out} in {time.perf_counter() - started:.1f}s")
+    for name, count in summary.counts.items():
+        print(f"  {name:<14} {count:>12,}")
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from reelrank.home import DataHome
+    from reelrank.ingest import ingest_directory
+
+    home = DataHome.open(args.home)
+    report = ingest_directory(home, args.directory, progress=_say)
+    if args.json:
+        print(json.dumps({"home": str(home.root), "tables": [
+            {"table": t.table, "files": t.files, "read": t.read, "loaded": t.loaded,
+             "unchanged": t.unchanged, "quarantined": t.quarantined, "reasons": t.reasons}
+            for t in report.tables]}, indent=2))
+        return 0
+    print(f"ingested {args.directory} into {home.root}")
+    print(f"  {'table':<14}{'read':>12}{'loaded':>12}{'unchanged':>12}{'quarantined':>13}")
+    for t in report.tables:
+        print(f"  {t.table:<14}{t.read:>12,}{t.loaded:>12,}{t.unchanged:>12,}"
+              f"{t.quarantined:>13,}")
+    if report.quarantined:
+        print(f"  {report.quarantined:,} records quarantined; see "
+              f"`reelrank quarantine --home {home.root}`")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from reelrank.home import DataHome
+    from pipelines.runner import run_nightly
+
+    home = DataHome.open(args.home)
+    summary = run_nightly(home, users=args.users, days=args.days, seed=args.seed,
+                          progress=_say)
+    print(summary.render())
+    return 0 if summary.success else 1
+
+
+def _cmd_quarantine(args: argparse.Namespace) -> int:
+    from reelrank.home import DataHome
+
+    home = DataHome.open(args.home)
+    with home.write_lock(timeout_s=60):
+        con = home.warehouse()
+    try:
+        rows = con.execute(
+            "SELECT table_name, source, record_no, reason, record FROM quarantine "
+            "ORDER BY quarantined_at DESC, source, record_no LIMIT ?", [args.limit]).fetchall()
+        total = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+    finally:
+        con.close()
+    if args.json:
+        print(json.dumps({"total": total, "rows": [
+            dict(zip(("table", "source", "record_no", "reason", "record"), r)) for r in rows]}))
+        return 0
+    print(f"{total:,} quarantined records in {home.root} (newest {len(rows)} shown)")
+    for table, source, record_no, reason, record in rows:
+        print(f"- {table} record {record_no} of {source}: {reason}\n    {record[:160]}")
+    return 0
+
+
+_COMMANDS = {
+    "simulate": _cmd_simulate,
+    "ingest": _cmd_ingest,
+    "run": _cmd_run,
+    "quarantine": _cmd_quarantine,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if getattr(args, "home", None) is not None:
+        os.environ["REELRANK_HOME"] = str(Path(args.home).resolve())
+    try:
+        return _COMMANDS[args.command](args)
+    except ReelrankError as exc:
+        print(f"reelrank {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
