@@ -57,6 +57,30 @@ class Settings(BaseSettings):
     default_world_days: int = Field(default=14, ge=1, le=365)
     default_world_seed: int = Field(default=7, ge=0)
 
+    # Features.
+    feature_windows_days: tuple[int, ...] = Field(
+        default=(1, 7, 28), min_length=1, max_length=6,
+        description="engagement count/rate windows, in days before the as-of date",
+    )
+    engagement_half_life_days: float = Field(default=7.0, gt=0, le=365)
+    rate_prior_strength: float = Field(
+        default=20.0, ge=0, le=10_000,
+        description="pseudo-impressions pulling item/creator rates toward the global rate",
+    )
+    geoip_database: Path | None = Field(
+        default=None,
+        description="a MaxMind-format (.mmdb) city or country database; None uses the "
+        "bundled country-level database",
+    )
+    home_region_window_days: int = Field(default=28, ge=1, le=365)
+    regional_popularity_window_days: int = Field(default=7, ge=1, le=90)
+    embedding_batch_size: int = Field(default=256, ge=1, le=8192)
+    user_embedding_half_life_days: float = Field(default=14.0, gt=0, le=365)
+    chat_interest_weight: float = Field(
+        default=0.3, ge=0, le=1,
+        description="share of a user's embedding taken from chat interests, where allowed",
+    )
+
     # Resource limits for the warehouse on a small machine.
     duckdb_threads: int = Field(default=2, ge=1, le=256)
     duckdb_memory_limit: str = Field(default="8GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|TB)$")

@@ -33,9 +33,10 @@ def test_a_valid_world_loads_completely(home: DataHome, tmp_path: Path) -> None:
     assert {t.table: t.loaded for t in report.tables} == {
         "users": 3, "items": 2, "cameo_grants": 1, "user_settings": 2, "guardians": 1,
         "events": 4}
-    events = _table(home, "SELECT event_id, country FROM events ORDER BY event_id")
+    events = _table(home, "SELECT event_id, country, region FROM events ORDER BY event_id")
     # The IP is resolved at ingest and not kept; a private address is an explicit unknown.
     assert events["country"].to_list() == ["US", "US", "unknown", "US"]
+    assert events["region"][2] == "unknown"
     assert "ip" not in _table(home, "SELECT * FROM events LIMIT 0").columns
 
 
@@ -204,11 +205,11 @@ class _FailingOnSecondCall:
     def __init__(self) -> None:
         self.calls = 0
 
-    def countries(self, ips: pl.Series) -> pl.Series:
+    def locate(self, ips: pl.Series) -> pl.DataFrame:
         self.calls += 1
         if self.calls == 2:
             raise RuntimeError("simulated crash")
-        return pl.Series("country", ["US"] * len(ips))
+        return pl.DataFrame({"country": ["US"] * len(ips), "region": ["US"] * len(ips)})
 
 
 def test_an_interrupted_ingest_keeps_whole_batches_and_a_rerun_completes_it(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reelrank.contracts import CONTRACTS, INGEST_ORDER
 from reelrank.errors import IngestError
-from reelrank.geo import CountryResolver, GeoResolver
+from reelrank.geo import GeoResolver, resolver_for
 from reelrank.home import DataHome
 from reelrank.ingest.load import BatchResult, load_batch
 from reelrank.ingest.readers import find_inputs, read_batches
@@ -85,7 +85,7 @@ def ingest_files(
     if unknown:
         raise IngestError(f"unknown table(s) {unknown}; known: {', '.join(INGEST_ORDER)}")
     now = now or datetime.now(UTC)
-    geo = geo or CountryResolver()
+    geo = geo or resolver_for(home.settings.geoip_database)
     say = progress or (lambda _line: None)
     reports = []
     with home.write_lock():

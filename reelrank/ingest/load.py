@@ -208,8 +208,8 @@ def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
     if contract.store == "control":
         return _write_control(control, contract, good)
     if "ip" in good.columns:
-        good = good.with_columns(geo.countries(good["ip"])).drop("ip")
-        good = good.select([c for c in good.columns if c != "country"] + ["country"])
+        # The address is resolved here and dropped: it is never stored.
+        good = pl.concat([good.drop("ip"), geo.locate(good["ip"])], how="horizontal")
     con.register("_good", good)
     try:
         key = " AND ".join(f"t.{k} = g.{k}" for k in contract.key)

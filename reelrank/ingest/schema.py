@@ -22,8 +22,12 @@ _SQL = {
 
 
 def warehouse_columns(contract: TableContract) -> tuple[str, ...]:
-    """Stored columns: the contract's, except that an IP becomes the country it resolves to."""
-    return tuple("country" if f.kind is Kind.IP else f.name for f in contract.fields)
+    """Stored columns: the contract's, except that an IP becomes the place it resolves to
+    (and moves last, where the resolver appends it)."""
+    kept = tuple(f.name for f in contract.fields if f.kind is not Kind.IP)
+    if any(f.kind is Kind.IP for f in contract.fields):
+        kept += ("country", "region")
+    return kept
 
 
 def _column_sql(f: Field, id_types: Mapping[IdDomain, str]) -> str:
@@ -32,7 +36,7 @@ def _column_sql(f: Field, id_types: Mapping[IdDomain, str]) -> str:
     elif f.kind is Kind.ID_LIST:
         sql = f"{id_types[f.domain]}[]"
     elif f.kind is Kind.IP:
-        return "country VARCHAR NOT NULL"
+        return "country VARCHAR NOT NULL, region VARCHAR NOT NULL"
     else:
         sql = _SQL[f.kind]
     not_null = " NOT NULL" if f.required or f.default is not None else ""
@@ -42,7 +46,9 @@ def _column_sql(f: Field, id_types: Mapping[IdDomain, str]) -> str:
 def ensure_table(con: duckdb.DuckDBPyConnection, contract: TableContract,
                  id_types: Mapping[IdDomain, str]) -> None:
     """Create the raw table for `contract` if it does not exist yet."""
-    columns = [_column_sql(f, id_types) for f in contract.fields]
+    # The IP's place columns go last, matching the order `load` writes them in.
+    fields = sorted(contract.fields, key=lambda f: f.kind is Kind.IP)
+    columns = [_column_sql(f, id_types) for f in fields]
     if not contract.immutable:
         # Immutable logs (events, chats) skip the key index: at tens of millions of rows it
         # costs more than the anti-join that keeps re-ingest idempotent.
