@@ -75,6 +75,8 @@ ENTITIES: dict[str, Entity] = {
         Entity("creator", ("creator_id",), needs_items=True, smoothed=True),
         Entity("user_creator", ("user_id", "creator_id"), needs_items=True),
         Entity("user_topic", ("user_id", "topic"), needs_items=True),
+        # Popularity of an item among viewers in one region ("popular near you").
+        Entity("region_item", ("region", "item_id"), smoothed=True),
     )
 }
 
@@ -84,7 +86,7 @@ def ensure_engagement_daily(con: duckdb.DuckDBPyConnection) -> None:
     counts = ", ".join(f"CAST(0 AS INTEGER) AS {col}" for col, _ in ACTIONS)
     con.execute(
         "CREATE TABLE IF NOT EXISTS engagement_daily AS SELECT CAST(NULL AS DATE) AS day, "
-        f"user_id, item_id, {counts}, CAST(0 AS BIGINT) AS watch_ms, country "
+        f"user_id, item_id, {counts}, CAST(0 AS BIGINT) AS watch_ms, country, region "
         "FROM events WHERE false")
 
 
@@ -98,7 +100,8 @@ def rollup_day(con: duckdb.DuckDBPyConnection, day: date) -> int:
     con.execute(
         f"INSERT INTO engagement_daily SELECT ?::DATE AS day, user_id, item_id, {counts}, "
         "coalesce(sum(watch_ms) FILTER (WHERE event_type = 'impression'), 0)::BIGINT, "
-        "mode(country) FROM events WHERE ts >= ? AND ts < ? GROUP BY user_id, item_id",
+        "mode(country), mode(region) FROM events WHERE ts >= ? AND ts < ? "
+        "GROUP BY user_id, item_id",
         [day, start, start + timedelta(days=1)])
     return int(con.execute("SELECT count(*) FROM engagement_daily WHERE day = ?", [day]
                            ).fetchall()[0][0])
@@ -123,6 +126,8 @@ def _source(entity: Entity, min_day_sql: str) -> str:
     where = f"d.day >= {min_day_sql}"
     if "topic" in entity.keys:
         where += " AND i.topic IS NOT NULL"
+    if "region" in entity.keys:
+        where += " AND d.region <> 'unknown'"
     return (f"SELECT {keys}, d.day, {sums}, sum(d.watch_ms)::DOUBLE / 1000 AS watch_s "
             f"FROM engagement_daily d {join} WHERE {where} GROUP BY ALL")
 

@@ -17,11 +17,13 @@ def _con(events: list[tuple]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("LOAD icu; SET TimeZone = 'UTC'")
     con.execute("CREATE TABLE events (event_id VARCHAR, user_id VARCHAR, item_id VARCHAR, "
-                "event_type VARCHAR, ts TIMESTAMPTZ, watch_ms BIGINT, country VARCHAR)")
+                "event_type VARCHAR, ts TIMESTAMPTZ, watch_ms BIGINT, country VARCHAR, "
+                "region VARCHAR)")
     con.execute("CREATE TABLE items (item_id VARCHAR, creator_id VARCHAR, topic VARCHAR)")
     con.execute("INSERT INTO items VALUES ('a', 'c1', 'cats'), ('b', 'c1', 'dance'), "
                 "('c', 'c2', 'cats')")
-    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*e, e[-1]) for e in events])
     return con
 
 
