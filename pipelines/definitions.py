@@ -1,46 +1,82 @@
-"""All Dagster wiring, in one place: assets, the nightly job, its schedule, resources.
+"""All Dagster wiring, in one place: assets, jobs, schedules, resources.
+
+Jobs, in the order data flows:
+- `ingest` (hourly): load landing batches into the warehouse; registers new event days.
+- `features` (hourly, a quarter past): roll up out-of-date days, refresh feature snapshots.
+- `nightly` (03:00 UTC): everything above; later stages (training, batch scoring,
+  publishing) add their groups to NIGHTLY_GROUPS.
 
 `dagster dev` (from the repo root) and `reelrank run` load the same definitions; the data
 home comes from REELRANK_HOME (default ./.reelrank), or from `reelrank run --home`.
 """
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg
 
+from pipelines.assets.engagement import FEATURES_GROUP, engagement_daily, engagement_daily_sane
+from pipelines.assets.features import FEATURE_ASSETS
 from pipelines.assets.raw import RAW_GROUP, raw_inputs
+from pipelines.planning import run_plan
 from pipelines.resources import HomeResource
 from reelrank.home import resolve_home
 
-__all__ = ["NIGHTLY_JOB", "build_definitions", "defs"]
+__all__ = [
+    "FEATURES_JOB", "INGEST_JOB", "NIGHTLY_GROUPS", "NIGHTLY_JOB", "build_definitions", "defs",
+    "keys_in",
+]
 
+INGEST_JOB = "ingest"
+FEATURES_JOB = "features"
 NIGHTLY_JOB = "nightly"
-# Groups the nightly job materializes, in the order the pipeline reads: later stages add
-# their group here and their assets to ASSETS.
-NIGHTLY_GROUPS = (RAW_GROUP,)
-ASSETS = (raw_inputs,)
+NIGHTLY_GROUPS = (RAW_GROUP, FEATURES_GROUP)
+ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS)
+CHECKS = (engagement_daily_sane,)
+WRITES_WAREHOUSE = {"reelrank/writes": "warehouse"}
+
+
+def keys_in(groups: tuple[str, ...]) -> list[dg.AssetKey]:
+    """Asset keys of the given groups, in definition order."""
+    return [key for asset in ASSETS for key, group in asset.group_names_by_key.items()
+            if group in groups]
+
+
+def _planned_schedule(job, groups: tuple[str, ...],
+                      cron: str, home: HomeResource) -> dg.ScheduleDefinition:
+    """A schedule whose runs cover exactly the event days that are out of date."""
+
+    @dg.schedule(name=f"{job.name}_schedule", job=job, cron_schedule=cron,
+                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        tags, selection = run_plan(context.instance, home, keys_in(groups))
+        return dg.RunRequest(tags=tags, asset_selection=selection)
+
+    return _schedule
 
 
 def build_definitions(home_path: str | os.PathLike[str] | None = None) -> dg.Definitions:
+    home = HomeResource(path=str(resolve_home(home_path).resolve()))
+    ingest = dg.define_asset_job(
+        INGEST_JOB, selection=dg.AssetSelection.groups(RAW_GROUP), tags=WRITES_WAREHOUSE,
+        description="Load landing batches into the warehouse.")
+    features = dg.define_asset_job(
+        FEATURES_JOB, selection=dg.AssetSelection.groups(FEATURES_GROUP), tags=WRITES_WAREHOUSE,
+        description="Roll up out-of-date event days and refresh the feature snapshots.")
     nightly = dg.define_asset_job(
-        NIGHTLY_JOB,
-        selection=dg.AssetSelection.groups(*NIGHTLY_GROUPS),
-        description="Refresh inputs and features, retrain, batch-score and publish.",
-        tags={"reelrank/writes": "warehouse"},
-    )
+        NIGHTLY_JOB, selection=dg.AssetSelection.groups(*NIGHTLY_GROUPS), tags=WRITES_WAREHOUSE,
+        description="Refresh inputs and features, retrain, batch-score and publish.")
     return dg.Definitions(
         assets=list(ASSETS),
-        jobs=[nightly],
+        asset_checks=list(CHECKS),
+        jobs=[ingest, features, nightly],
         schedules=[
-            dg.ScheduleDefinition(
-                name="nightly_schedule", job=nightly, cron_schedule="0 3 * * *",
-                execution_timezone="UTC",
-                default_status=dg.DefaultScheduleStatus.STOPPED,
-            )
+            dg.ScheduleDefinition(name="ingest_schedule", job=ingest, cron_schedule="0 * * * *",
+                                  execution_timezone="UTC",
+                                  default_status=dg.DefaultScheduleStatus.STOPPED),
+            _planned_schedule(features, (FEATURES_GROUP,), "15 * * * *", home),
+            _planned_schedule(nightly, NIGHTLY_GROUPS, "0 3 * * *", home),
         ],
-        resources={"home": HomeResource(path=str(resolve_home(home_path).resolve()))},
+        resources={"home": home},
     )
 
 

@@ -1,5 +1,6 @@
 """Dagster resources: the only way assets reach external systems."""
 
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -15,3 +16,11 @@ class HomeResource(dg.ConfigurableResource):
 
     def open(self) -> DataHome:
         return DataHome.open(self.path)
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Rows of one read query on the warehouse (for checks and metadata)."""
+        con = self.open().warehouse()
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            con.close()

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.definitions import NIGHTLY_JOB, build_definitions
+from pipelines.definitions import (
+    INGEST_JOB, NIGHTLY_GROUPS, NIGHTLY_JOB, build_definitions, keys_in)
 from pipelines.instance import instance_for
+from pipelines.planning import run_plan
+from pipelines.resources import HomeResource
 from reelrank.contracts import INGEST_ORDER
 from reelrank.home import DataHome
 
@@ -110,19 +113,33 @@ def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = 
             home, users or settings.default_world_users, days or settings.default_world_days,
             settings.default_world_seed if seed is None else seed, say)
         notes.append(f"world:       {world} (synthetic, with ground truth in truth/)")
-    job = build_definitions(home.root).resolve_job_def(NIGHTLY_JOB)
+    defs = build_definitions(home.root)
+    logging = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     started = time.perf_counter()
+    failed: list[str] = []
     with instance_for(home) as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-        failed = tuple(
-            f"{e.asset_key.to_user_string()}:{e.check_name}"
-            for e in result.get_asset_check_evaluations() if not e.passed)
+        # Ingest first, as its own run: the nightly run's partition range (the event days
+        # that changed) is only known once the landed files are in.
+        say("stage 1/2: ingest landed files")
+        ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=logging)
+        failed += _failed_checks(ingest)
+        tags, selection = run_plan(instance, HomeResource(path=str(home.root)),
+                                   keys_in(NIGHTLY_GROUPS))
+        span = (f"event days {tags['dagster/asset_partition_range_start']} .. "
+                f"{tags['dagster/asset_partition_range_end']}" if tags else "no changed days")
+        say(f"stage 2/2: nightly job ({span})")
+        result = defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=logging, tags=tags,
+            asset_selection=selection) if ingest.success else ingest
+        failed += _failed_checks(result) if result is not ingest else []
         run_id = result.run_id
-        success = result.success
+        success = ingest.success and result.success
     rows, quarantined = _rows(home)
     return RunSummary(home.root, run_id, success, time.perf_counter() - started, rows,
-                      quarantined, failed, tuple(notes))
+                      quarantined, tuple(failed), tuple(notes))
+
+
+def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for e in result.get_asset_check_evaluations() if not e.passed]

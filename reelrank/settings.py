@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     )
     home_region_window_days: int = Field(default=28, ge=1, le=365)
     regional_popularity_window_days: int = Field(default=7, ge=1, le=90)
+    regional_top_k: int = Field(default=500, ge=1, le=100_000,
+                                description="items kept per region in regional popularity")
     embedding_batch_size: int = Field(default=256, ge=1, le=8192)
     user_embedding_half_life_days: float = Field(default=14.0, gt=0, le=365)
     chat_interest_weight: float = Field(

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from datetime import date
 
 from pipelines.definitions import NIGHTLY_JOB, build_definitions, defs
 from pipelines.instance import instance_for
@@ -60,9 +61,18 @@ def test_the_nightly_job_ingests_landed_files(tmp_path: Path) -> None:
     assert summary.failed_checks == ()
     assert not (home.dir("landing") / "batch-1").exists()
     assert len(list((home.dir("landing") / ".done").iterdir())) == 1
-    # The run is recorded in the home's own Dagster instance.
+    # Both runs (ingest, then nightly) are recorded in the home's own Dagster instance,
+    # and the event days became partitions of the daily rollup, now all up to date.
     with instance_for(home) as instance:
-        assert [r.run_id for r in instance.get_runs()] == [summary.run_id]
+        runs = instance.get_runs()
+        assert [r.job_name for r in runs] == ["nightly", "ingest"]
+        assert runs[0].run_id == summary.run_id
+        assert instance.get_dynamic_partitions("event_days") == ["2026-01-05", "2026-01-06"]
+    con = home.warehouse()
+    assert con.execute("SELECT count(*) FROM dirty_days").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*), max(as_of) FROM features_user").fetchall() == [
+        (3, date(2026, 1, 7))]
+    con.close()
     # A second run with nothing landed is a no-op that still succeeds.
     again = run_nightly(home)
     assert again.success and again.rows == summary.rows

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.partitions import EVENT_DAYS
 from pipelines.resources import HomeResource
 from reelrank.contracts import INGEST_ORDER
 from reelrank.home import DataHome
@@ -30,17 +31,10 @@ def landing_batches(home: DataHome) -> list[Path]:
     return sorted(p for p in landing.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _table_rows(home: DataHome, table: str) -> int:
-    con = home.warehouse(read_only=True)
-    try:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-        ).fetchall()[0][0]
-        if not exists:
-            return 0
-        return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-    finally:
-        con.close()
+def _table_rows(home: HomeResource, table: str) -> int:
+    (exists,) = home.query(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])[0]
+    return int(home.query(f"SELECT count(*) FROM {table}")[0][0]) if exists else 0
 
 
 def _check(report: TableReport | None, table: str) -> dg.AssetCheckResult:
@@ -85,12 +79,16 @@ def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
         done.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         shutil.move(str(batch), str(done / f"{stamp}-{batch.name}"))
+    # Days with new events become partitions of the daily rollup.
+    dirty = [str(r[0]) for r in home.query("SELECT day FROM dirty_days ORDER BY day")]
+    if dirty:
+        context.instance.add_dynamic_partitions(EVENT_DAYS.name, dirty)
     for table in INGEST_ORDER:
         report = totals.get(table)
         yield dg.MaterializeResult(
             asset_key=["raw", table],
             metadata={
-                "dagster/row_count": _table_rows(data_home, table),
+                "dagster/row_count": _table_rows(home, table),
                 "loaded": report.loaded if report else 0,
                 "quarantined": report.quarantined if report else 0,
             },

@@ -218,6 +218,10 @@ def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
             con.execute(
                 f"INSERT INTO {contract.name} SELECT g.* FROM _good g "
                 f"ANTI JOIN {contract.name} t ON {key}")
+            if contract.name == "events":
+                # Daily rollups downstream recompute exactly the days that changed.
+                con.execute("INSERT INTO dirty_days SELECT DISTINCT ts::DATE FROM _good "
+                            "ON CONFLICT DO NOTHING")
         else:
             # Only records that differ from what is stored count as loaded.
             con.execute(

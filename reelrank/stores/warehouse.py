@@ -48,6 +48,11 @@ WAREHOUSE_MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        version=2,
+        description="days whose events changed since their daily rollup",
+        statements=("CREATE TABLE dirty_days (day DATE PRIMARY KEY)",),
+    ),
 )
 
 

@@ -1,0 +1,94 @@
+"""The serving snapshot of features: every active entity's features as of one date.
+
+The snapshot date is the day after the newest rolled-up day, so the latest (possibly
+partial) day counts. Tables are replaced whole inside one transaction: readers see the old
+snapshot or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from features.engagement import ENTITIES, windowed_features
+from features.location import home_regions, regional_popularity
+
+__all__ = ["SNAPSHOT_TABLES", "SnapshotParams", "build_table", "serving_as_of"]
+
+# feature set name -> warehouse table
+SNAPSHOT_TABLES: dict[str, str] = {
+    "user": "features_user",
+    "item": "features_item",
+    "creator": "features_creator",
+    "user_creator": "features_user_creator",
+    "user_topic": "features_user_topic",
+    "home_region": "features_home_region",
+    "regional_popularity": "features_regional_popularity",
+}
+
+
+@dataclass(frozen=True)
+class SnapshotParams:
+    windows: tuple[int, ...]
+    half_life_days: float
+    prior_strength: float
+    home_window_days: int
+    regional_window_days: int
+    regional_top_k: int = 500
+
+
+def serving_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The day after the newest rolled-up day (None before any rollup)."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'engagement_daily'").fetchall()[0][0]
+    if not exists:
+        return None
+    (newest,) = con.execute("SELECT max(day) FROM engagement_daily").fetchall()[0]
+    return None if newest is None else date.fromordinal(newest.toordinal() + 1)
+
+
+def _active(entity: str, as_of: date, window: int) -> str:
+    keys = ", ".join(f"i.{k}" if k in ("creator_id", "topic") else f"d.{k}"
+                     for k in ENTITIES[entity].keys)
+    topic = " AND i.topic IS NOT NULL" if entity == "user_topic" else ""
+    return (f"SELECT DISTINCT {keys}, DATE '{as_of.isoformat()}' AS as_of "
+            "FROM engagement_daily d JOIN items i ON i.item_id = d.item_id "
+            f"WHERE d.day < DATE '{as_of.isoformat()}' "
+            f"AND d.day >= DATE '{as_of.isoformat()}' - {int(window)}{topic}")
+
+
+def _relation(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: SnapshotParams
+              ) -> duckdb.DuckDBPyRelation:
+    if name in ENTITIES:
+        return windowed_features(
+            con, ENTITIES[name], _active(name, as_of, max(p.windows)), windows=p.windows,
+            half_life_days=p.half_life_days, prior_strength=p.prior_strength)
+    if name == "home_region":
+        return home_regions(
+            con, f"SELECT user_id, DATE '{as_of.isoformat()}' AS as_of FROM users",
+            window_days=p.home_window_days)
+    if name == "regional_popularity":
+        return regional_popularity(
+            con, f"DATE '{as_of.isoformat()}'", window_days=p.regional_window_days,
+            half_life_days=p.half_life_days, prior_strength=p.prior_strength,
+            top_k=p.regional_top_k)
+    raise KeyError(f"unknown feature set {name!r}; known: {sorted(SNAPSHOT_TABLES)}")
+
+
+def build_table(con: duckdb.DuckDBPyConnection, name: str, as_of: date, params: SnapshotParams
+                ) -> int:
+    """Replace the snapshot table of feature set `name` with features as of `as_of`."""
+    table = SNAPSHOT_TABLES[name]
+    relation = _relation(con, name, as_of, params)
+    con.execute("BEGIN")
+    try:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        relation.to_table(table)
+        (rows,) = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return int(rows)
