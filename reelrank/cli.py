@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--start", type=_date, default=datetime(2026, 1, 1, tzinfo=UTC),
                      help="first day of the world (default 2026-01-01)")
+    sim.add_argument("--overwrite", action="store_true",
+                     help="replace a world already in --out (only its own files)")
 
     ing = sub.add_parser("ingest", help="load input files into the data home")
     ing.add_argument("directory", type=Path)
@@ -80,7 +82,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     summary = simulate(args.out, users=args.users, days=args.days, seed=args.seed,
-                       start=args.start, progress=_say)
+                       start=args.start, progress=_say, overwrite=args.overwrite)
     print(f"wrote a synthetic world to {args.out} in {time.perf_counter() - started:.1f}s")
     for name, count in summary.counts.items():
         print(f"  {name:<14} {count:>12,}")
