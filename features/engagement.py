@@ -2,7 +2,7 @@
 
 Two steps, both DuckDB SQL:
 
-1. `rollup_day` turns one day of raw events into `engagement_daily`, one row per
+1. `rollup_days` turns days of raw events into `engagement_daily`, one row per
    (day, user, item) with counts of each action. It is the daily-partitioned fact table:
    re-running a day replaces exactly that day.
 2. `windowed_features` computes, for a set of *query rows* (an entity and an `as_of` date),
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, UTC
+from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 
@@ -31,6 +31,7 @@ __all__ = [
     "ensure_engagement_daily",
     "feature_columns",
     "rollup_day",
+    "rollup_days",
     "windowed_features",
 ]
 
@@ -90,21 +91,44 @@ def ensure_engagement_daily(con: duckdb.DuckDBPyConnection) -> None:
         "FROM events WHERE false")
 
 
-def rollup_day(con: duckdb.DuckDBPyConnection, day: date) -> int:
-    """Replace `day` in `engagement_daily` with that day's events; returns rows written."""
+def rollup_days(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> int:
+    """Replace `days` in `engagement_daily` with their events; returns rows written.
+
+    Contiguous days are rolled up in one scan of the event log, not one scan per day.
+    The place of a (user, item, day) row is where the day's last event came from.
+    """
     ensure_engagement_daily(con)
-    start = datetime.combine(day, time(), tzinfo=UTC)
     counts = ", ".join(f"count(*) FILTER (WHERE event_type = '{kind}')::INTEGER AS {col}"
                        for col, kind in ACTIONS)
-    con.execute("DELETE FROM engagement_daily WHERE day = ?", [day])
-    con.execute(
-        f"INSERT INTO engagement_daily SELECT ?::DATE AS day, user_id, item_id, {counts}, "
-        "coalesce(sum(watch_ms) FILTER (WHERE event_type = 'impression'), 0)::BIGINT, "
-        "mode(country), mode(region) FROM events WHERE ts >= ? AND ts < ? "
-        "GROUP BY user_id, item_id",
-        [day, start, start + timedelta(days=1)])
-    return int(con.execute("SELECT count(*) FROM engagement_daily WHERE day = ?", [day]
-                           ).fetchall()[0][0])
+    written = 0
+    for first, last in _runs(sorted(set(days))):
+        start = datetime.combine(first, time(), tzinfo=UTC)
+        end = datetime.combine(last, time(), tzinfo=UTC) + timedelta(days=1)
+        con.execute("DELETE FROM engagement_daily WHERE day >= ? AND day <= ?", [first, last])
+        con.execute(
+            f"INSERT INTO engagement_daily SELECT ts::DATE AS day, user_id, item_id, {counts}, "
+            "coalesce(sum(watch_ms) FILTER (WHERE event_type = 'impression'), 0)::BIGINT, "
+            "arg_max(country, ts), arg_max(region, ts) FROM events WHERE ts >= ? AND ts < ? "
+            "GROUP BY ALL", [start, end])
+        written += con.execute("SELECT count(*) FROM engagement_daily WHERE day >= ? AND "
+                               "day <= ?", [first, last]).fetchall()[0][0]
+    return int(written)
+
+
+def rollup_day(con: duckdb.DuckDBPyConnection, day: date) -> int:
+    """Replace one day in `engagement_daily`; returns rows written."""
+    return rollup_days(con, [day])
+
+
+def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Maximal runs of consecutive days: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def feature_columns(entity: Entity, windows: Sequence[int]) -> list[str]:
@@ -118,57 +142,95 @@ def feature_columns(entity: Entity, windows: Sequence[int]) -> list[str]:
     return cols
 
 
-def _source(entity: Entity, min_day_sql: str) -> str:
-    """Per (entity keys, day) sums over the rollup, restricted to days that can matter."""
-    sums = ", ".join(f"sum(d.{col})::DOUBLE AS {col}" for col, _ in ACTIONS)
+def _rows(entity: Entity, per_day: bool, where: str) -> str:
+    """Rollup rows keyed by the entity: one per (keys, day) when `per_day` (the point-in-time
+    join then touches few rows per key), else the rollup rows themselves (one scan)."""
     keys = ", ".join(f"i.{k}" if k in ("creator_id", "topic") else f"d.{k}" for k in entity.keys)
-    join = ("JOIN items i ON i.item_id = d.item_id" if entity.needs_items else "")
-    where = f"d.day >= {min_day_sql}"
+    join = "JOIN items i ON i.item_id = d.item_id" if entity.needs_items else ""
     if "topic" in entity.keys:
         where += " AND i.topic IS NOT NULL"
     if "region" in entity.keys:
         where += " AND d.region <> 'unknown'"
-    return (f"SELECT {keys}, d.day, {sums}, sum(d.watch_ms)::DOUBLE / 1000 AS watch_s "
-            f"FROM engagement_daily d {join} WHERE {where} GROUP BY ALL")
+    if per_day:
+        sums = ", ".join(f"sum(d.{col})::DOUBLE AS {col}" for col, _ in ACTIONS)
+        return (f"SELECT {keys}, d.day, {sums}, sum(d.watch_ms)::DOUBLE / 1000 AS watch_s "
+                f"FROM engagement_daily d {join} WHERE {where} GROUP BY ALL")
+    cols = ", ".join(f"d.{col}" for col, _ in ACTIONS)
+    return (f"SELECT {keys}, d.day, {cols}, d.watch_ms / 1000.0 AS watch_s "
+            f"FROM engagement_daily d {join} WHERE {where}")
+
+
+def _aggregates(windows: Sequence[int], as_of: str, half_life_days: float) -> list[str]:
+    """The window aggregates over rows `h` for a row whose as-of date is `as_of` (SQL)."""
+    aggs = []
+    for w in windows:
+        in_w = f"h.day >= {as_of} - {int(w)}"
+        aggs.append(f"sum(h.impressions) FILTER (WHERE {in_w}) AS imp_{w}")
+        aggs.append(f"sum(h.watch_s) FILTER (WHERE {in_w}) AS watch_{w}")
+        aggs += [f"sum(h.{r}) FILTER (WHERE {in_w}) AS {r}_{w}" for r in RATES]
+    points = " + ".join(f"{p} * h.{col}" for col, p in POINTS.items() if p)
+    aggs.append(f"sum(({points}) * pow(0.5, ({as_of} - h.day) / {float(half_life_days)})) "
+                "AS decayed")
+    aggs.append(f"min({as_of} - h.day) AS days_since_last")
+    return aggs
+
+
+def _priors(as_of_dates: str, windows: Sequence[int]) -> str:
+    """Global rates per as-of date over all rollup rows in each window: the smoothing target.
+    Computed from everything, never from the queried rows, so a training batch and the
+    serving snapshot smooth toward the same value."""
+    longest = max(windows)
+    sums = ", ".join(f"sum(d.{r})::DOUBLE AS {r}" for r in RATES)
+    totals = (f"SELECT day, sum(impressions)::DOUBLE AS impressions, {sums} "
+              "FROM engagement_daily d GROUP BY day")
+    rates = ", ".join(
+        f"coalesce(sum(t.{r}) FILTER (WHERE t.day >= a.as_of - {int(w)}) / nullif(sum("
+        f"t.impressions) FILTER (WHERE t.day >= a.as_of - {int(w)}), 0), 0) AS {r}_{w}"
+        for w in windows for r in RATES)
+    return (f"SELECT a.as_of, {rates} FROM ({as_of_dates}) a LEFT JOIN ({totals}) t "
+            f"ON t.day < a.as_of AND t.day >= a.as_of - {int(longest)} GROUP BY a.as_of")
 
 
 def windowed_features(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
-    query: str,
+    query: str | None = None,
     *,
+    as_of: date | None = None,
     windows: Sequence[int],
     half_life_days: float,
     prior_strength: float,
 ) -> duckdb.DuckDBPyRelation:
-    """Features for every row of `query` (a SQL relation with `as_of` DATE and the entity's
-    keys), from rollup days strictly before `as_of`.
+    """Features from rollup days strictly before each row's as-of date.
 
-    `query` is SQL text built by this package (never user input); values are not inlined.
+    Either `query` (SQL with `as_of` DATE and the entity's keys: point-in-time rows, each
+    with its own date) or `as_of` (every entity active in the longest window before that
+    date: the serving snapshot, computed in one scan). Both paths share every aggregate and
+    rate expression. `query` is SQL text built by this package, never user input.
     """
-    longest = max(windows)
+    if (query is None) == (as_of is None):
+        raise ValueError("pass exactly one of `query` or `as_of`")
+    longest = int(max(windows))
     keys = entity.keys
-    on = " AND ".join(f"h.{k} = q.{k}" for k in keys)
-    aggs = []
-    for w in windows:
-        in_w = f"h.day >= q.as_of - {int(w)}"
-        aggs.append(f"sum(h.impressions) FILTER (WHERE {in_w}) AS imp_{w}")
-        aggs.append(f"sum(h.watch_s) FILTER (WHERE {in_w}) AS watch_{w}")
-        aggs += [f"sum(h.{r}) FILTER (WHERE {in_w}) AS {r}_{w}" for r in RATES]
-    points = " + ".join(f"{p} * h.{col}" for col, p in POINTS.items() if p)
-    aggs.append(f"sum(({points}) * pow(0.5, (q.as_of - h.day) / {float(half_life_days)})) "
-                "AS decayed")
-    aggs.append("min(q.as_of - h.day) AS days_since_last")
-    key_list = ", ".join(f"q.{k}" for k in keys)
-    min_day = f"(SELECT min(as_of) FROM ({query}) mq) - {int(longest)}"
-    grouped = (
-        f"SELECT q.as_of, {key_list}, {', '.join(aggs)} FROM ({query}) q "
-        f"LEFT JOIN ({_source(entity, min_day)}) h ON {on} AND h.day < q.as_of "
-        f"AND h.day >= q.as_of - {int(longest)} GROUP BY ALL"
-    )
+    if query is not None:
+        on = " AND ".join(f"h.{k} = q.{k}" for k in keys)
+        min_day = f"(SELECT min(as_of) FROM ({query}) mq) - {longest}"
+        aggs = _aggregates(windows, "q.as_of", half_life_days)
+        grouped = (
+            f"SELECT q.as_of, {', '.join(f'q.{k}' for k in keys)}, {', '.join(aggs)} "
+            f"FROM ({query}) q LEFT JOIN ({_rows(entity, True, f'd.day >= {min_day}')}) h "
+            f"ON {on} AND h.day < q.as_of AND h.day >= q.as_of - {longest} GROUP BY ALL")
+        dates = f"SELECT DISTINCT as_of FROM ({query}) dq"
+    else:
+        day = f"DATE '{as_of.isoformat()}'"
+        where = f"d.day < {day} AND d.day >= {day} - {longest}"
+        aggs = _aggregates(windows, day, half_life_days)
+        grouped = (f"SELECT {day} AS as_of, {', '.join(f'h.{k}' for k in keys)}, "
+                   f"{', '.join(aggs)} FROM ({_rows(entity, False, where)}) h GROUP BY ALL")
+        dates = f"SELECT {day} AS as_of"
     prefix = entity.name
-    out = [f"g.as_of", *[f"g.{k}" for k in keys]]
-    priors = ""
+    out = ["g.as_of", *[f"g.{k}" for k in keys]]
+    strength = float(prior_strength)
     for w in windows:
         out.append(f"coalesce(g.imp_{w}, 0) AS {prefix}_impressions_{w}d")
         out.append(f"coalesce(g.watch_{w}, 0) AS {prefix}_watch_s_{w}d")
@@ -176,19 +238,12 @@ def windowed_features(
             if entity.smoothed:
                 # Beta smoothing toward the global rate: a new item with 2 impressions and
                 # 2 likes is not a 100% like-rate item.
-                out.append(
-                    f"(coalesce(g.{r}_{w}, 0) + {float(prior_strength)} * p.{r}_{w}) / "
-                    f"(coalesce(g.imp_{w}, 0) + {float(prior_strength)}) "
-                    f"AS {prefix}_{r}_rate_{w}d")
+                out.append(f"(coalesce(g.{r}_{w}, 0) + {strength} * p.{r}_{w}) / "
+                           f"(coalesce(g.imp_{w}, 0) + {strength}) AS {prefix}_{r}_rate_{w}d")
             else:
                 out.append(f"g.{r}_{w} / nullif(g.imp_{w}, 0) AS {prefix}_{r}_rate_{w}d")
     out.append(f"coalesce(g.decayed, 0) AS {prefix}_engagement_decayed")
     out.append(f"g.days_since_last AS {prefix}_days_since_last")
-    if entity.smoothed:
-        prior_aggs = ", ".join(
-            f"coalesce(sum({r}_{w}) / nullif(sum(imp_{w}), 0), 0) AS {r}_{w}"
-            for w in windows for r in RATES)
-        priors = f"JOIN (SELECT as_of, {prior_aggs} FROM grouped GROUP BY as_of) p USING (as_of)"
-        return con.sql(f"WITH grouped AS ({grouped}) SELECT {', '.join(out)} "
-                       f"FROM grouped g {priors.replace('USING (as_of)', 'ON p.as_of = g.as_of')}")
-    return con.sql(f"WITH grouped AS ({grouped}) SELECT {', '.join(out)} FROM grouped g")
+    priors = (f"JOIN ({_priors(dates, windows)}) p ON p.as_of = g.as_of"
+              if entity.smoothed else "")
+    return con.sql(f"WITH grouped AS ({grouped}) SELECT {', '.join(out)} FROM grouped g {priors}")

@@ -7,6 +7,8 @@ rows can ask "where was this user based, as of that day" without seeing the futu
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
 from features.engagement import ENTITIES, windowed_features
@@ -49,7 +51,7 @@ def home_regions(con: duckdb.DuckDBPyConnection, query: str, *, window_days: int
     """)
 
 
-def regional_popularity(con: duckdb.DuckDBPyConnection, as_of_sql: str, *, window_days: int,
+def regional_popularity(con: duckdb.DuckDBPyConnection, as_of: date, *, window_days: int,
                         half_life_days: float, prior_strength: float, top_k: int
                         ) -> duckdb.DuckDBPyRelation:
     """The `top_k` most popular items per region as of a date: (as_of, region, item_id,
@@ -57,13 +59,9 @@ def regional_popularity(con: duckdb.DuckDBPyConnection, as_of_sql: str, *, windo
 
     Score is the decayed engagement points an item earned in the region, scaled by its
     smoothed like rate so that sheer exposure alone does not make an item "popular".
-    `as_of_sql` is a SQL date expression built by this package.
     """
     window = int(window_days)
-    query = (f"SELECT DISTINCT region, item_id, {as_of_sql} AS as_of FROM engagement_daily "
-             f"WHERE day < {as_of_sql} AND day >= {as_of_sql} - {window} "
-             "AND region <> 'unknown'")
-    feats = windowed_features(con, ENTITIES["region_item"], query, windows=(window,),
+    feats = windowed_features(con, ENTITIES["region_item"], as_of=as_of, windows=(window,),
                               half_life_days=half_life_days, prior_strength=prior_strength)
     con.register("_regional", feats)
     try:

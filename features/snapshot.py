@@ -49,21 +49,11 @@ def serving_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
     return None if newest is None else date.fromordinal(newest.toordinal() + 1)
 
 
-def _active(entity: str, as_of: date, window: int) -> str:
-    keys = ", ".join(f"i.{k}" if k in ("creator_id", "topic") else f"d.{k}"
-                     for k in ENTITIES[entity].keys)
-    topic = " AND i.topic IS NOT NULL" if entity == "user_topic" else ""
-    return (f"SELECT DISTINCT {keys}, DATE '{as_of.isoformat()}' AS as_of "
-            "FROM engagement_daily d JOIN items i ON i.item_id = d.item_id "
-            f"WHERE d.day < DATE '{as_of.isoformat()}' "
-            f"AND d.day >= DATE '{as_of.isoformat()}' - {int(window)}{topic}")
-
-
 def _relation(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: SnapshotParams
               ) -> duckdb.DuckDBPyRelation:
     if name in ENTITIES:
         return windowed_features(
-            con, ENTITIES[name], _active(name, as_of, max(p.windows)), windows=p.windows,
+            con, ENTITIES[name], as_of=as_of, windows=p.windows,
             half_life_days=p.half_life_days, prior_strength=p.prior_strength)
     if name == "home_region":
         return home_regions(
@@ -71,7 +61,7 @@ def _relation(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: Snapsho
             window_days=p.home_window_days)
     if name == "regional_popularity":
         return regional_popularity(
-            con, f"DATE '{as_of.isoformat()}'", window_days=p.regional_window_days,
+            con, as_of, window_days=p.regional_window_days,
             half_life_days=p.half_life_days, prior_strength=p.prior_strength,
             top_k=p.regional_top_k)
     raise KeyError(f"unknown feature set {name!r}; known: {sorted(SNAPSHOT_TABLES)}")

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from features.engagement import rollup_day
+from features.engagement import rollup_days
 from pipelines.partitions import EVENT_DAYS, day_of
 from pipelines.resources import HomeResource
 
@@ -28,11 +28,11 @@ def engagement_daily(context: dg.AssetExecutionContext, home: HomeResource
     with data_home.write_lock(timeout_s=600):
         con = data_home.warehouse()
         try:
-            for n, day in enumerate(days, start=1):
-                written += rollup_day(con, day)
-                con.execute("DELETE FROM dirty_days WHERE day = ?", [day])
-                if n % 10 == 0 or n == len(days):
-                    context.log.info(f"rolled up {n}/{len(days)} days ({written:,} rows)")
+            con.execute("BEGIN")
+            written = rollup_days(con, days)
+            con.executemany("DELETE FROM dirty_days WHERE day = ?", [[d] for d in days])
+            con.execute("COMMIT")
+            context.log.info(f"rolled up {len(days)} days ({written:,} rows)")
         finally:
             con.close()
     return dg.MaterializeResult(metadata={"dagster/row_count": written, "days": len(days)})

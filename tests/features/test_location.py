@@ -56,7 +56,7 @@ def test_home_region_as_of_an_earlier_day_does_not_see_later_travel() -> None:
 
 def test_regional_popularity_ranks_within_each_region() -> None:
     con = _con()
-    top = regional_popularity(con, "DATE '2026-01-10'", window_days=7, half_life_days=3,
+    top = regional_popularity(con, date(2026, 1, 10), window_days=7, half_life_days=3,
                               prior_strength=1, top_k=10).pl().sort("region", "rank")
     us = top.filter(top["region"] == "US-CA")
     # b was completed and liked in US-CA; a got impressions and a like from u1 but a skip
@@ -69,7 +69,7 @@ def test_regional_popularity_ranks_within_each_region() -> None:
 
 def test_top_k_bounds_each_region() -> None:
     con = _con()
-    top = regional_popularity(con, "DATE '2026-01-10'", window_days=7, half_life_days=3,
+    top = regional_popularity(con, date(2026, 1, 10), window_days=7, half_life_days=3,
                               prior_strength=1, top_k=1).pl()
     assert top.group_by("region").len()["len"].max() == 1
     assert top["as_of"].unique().to_list() == [date(2026, 1, 10)]
