@@ -14,11 +14,12 @@ import os
 
 import dagster as dg
 
+from pipelines.assets.content import CONTENT_ASSETS, chat_interests_only_for_opted_in
 from pipelines.assets.engagement import FEATURES_GROUP, engagement_daily, engagement_daily_sane
 from pipelines.assets.features import FEATURE_ASSETS
 from pipelines.assets.raw import RAW_GROUP, raw_inputs
 from pipelines.planning import run_plan
-from pipelines.resources import HomeResource
+from pipelines.resources import EmbedderResource, HomeResource
 from reelrank.home import resolve_home
 
 __all__ = [
@@ -30,8 +31,8 @@ INGEST_JOB = "ingest"
 FEATURES_JOB = "features"
 NIGHTLY_JOB = "nightly"
 NIGHTLY_GROUPS = (RAW_GROUP, FEATURES_GROUP)
-ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS)
-CHECKS = (engagement_daily_sane,)
+ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS, *CONTENT_ASSETS)
+CHECKS = (engagement_daily_sane, chat_interests_only_for_opted_in)
 WRITES_WAREHOUSE = {"reelrank/writes": "warehouse"}
 
 
@@ -54,7 +55,9 @@ def _planned_schedule(job, groups: tuple[str, ...],
     return _schedule
 
 
-def build_definitions(home_path: str | os.PathLike[str] | None = None) -> dg.Definitions:
+def build_definitions(home_path: str | os.PathLike[str] | None = None,
+                      embedder: EmbedderResource | None = None) -> dg.Definitions:
+    """The definitions for one data home; `embedder` overrides the text model (tests)."""
     home = HomeResource(path=str(resolve_home(home_path).resolve()))
     ingest = dg.define_asset_job(
         INGEST_JOB, selection=dg.AssetSelection.groups(RAW_GROUP), tags=WRITES_WAREHOUSE,
@@ -76,7 +79,7 @@ def build_definitions(home_path: str | os.PathLike[str] | None = None) -> dg.Def
             _planned_schedule(features, (FEATURES_GROUP,), "15 * * * *", home),
             _planned_schedule(nightly, NIGHTLY_GROUPS, "0 3 * * *", home),
         ],
-        resources={"home": home},
+        resources={"home": home, "embedder": embedder or EmbedderResource()},
     )
 
 

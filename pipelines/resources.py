@@ -1,12 +1,15 @@
 """Dagster resources: the only way assets reach external systems."""
 
 from collections.abc import Sequence
+from typing import Literal
 
 import dagster as dg
+from pydantic import PrivateAttr
 
+from features.embeddings import Embedder, HashingEmbedder, load_embedder
 from reelrank.home import DataHome
 
-__all__ = ["HomeResource"]
+__all__ = ["EmbedderResource", "HomeResource"]
 
 
 class HomeResource(dg.ConfigurableResource):
@@ -24,3 +27,25 @@ class HomeResource(dg.ConfigurableResource):
             return con.execute(sql, list(params)).fetchall()
         finally:
             con.close()
+
+
+class EmbedderResource(dg.ConfigurableResource):
+    """The text-embedding model, loaded once per process and shared by every asset.
+
+    `backend="sentence-transformers"` (the default) loads the configured local model, or the
+    bundled all-MiniLM-L6-v2. `backend="hashing"` is a deterministic token-hashing stand-in
+    that is not a language model: for pipeline tests, where loading the real model in every
+    test would cost minutes and the model itself is tested on its own.
+    """
+
+    backend: Literal["sentence-transformers", "hashing"] = "sentence-transformers"
+    hashing_dim: int = 64
+    _model: Embedder | None = PrivateAttr(default=None)
+
+    def get(self, home: DataHome) -> Embedder:
+        if self._model is None:
+            if self.backend == "hashing":
+                self._model = HashingEmbedder(self.hashing_dim)
+            else:
+                self._model = load_embedder(home.settings, home.dir("models"))
+        return self._model

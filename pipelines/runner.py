@@ -18,7 +18,7 @@ from pipelines.definitions import (
     INGEST_JOB, NIGHTLY_GROUPS, NIGHTLY_JOB, build_definitions, keys_in)
 from pipelines.instance import instance_for
 from pipelines.planning import run_plan
-from pipelines.resources import HomeResource
+from pipelines.resources import EmbedderResource, HomeResource
 from reelrank.contracts import INGEST_ORDER
 from reelrank.home import DataHome
 
@@ -103,7 +103,8 @@ def _rows(home: DataHome) -> tuple[dict[str, int], int]:
 
 
 def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = None,
-                seed: int | None = None, progress: Say | None = None) -> RunSummary:
+                seed: int | None = None, progress: Say | None = None,
+                embedder: EmbedderResource | None = None) -> RunSummary:
     say = progress or (lambda _line: None)
     settings = home.settings
     notes: list[str] = []
@@ -113,7 +114,7 @@ def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = 
             home, users or settings.default_world_users, days or settings.default_world_days,
             settings.default_world_seed if seed is None else seed, say)
         notes.append(f"world:       {world} (synthetic, with ground truth in truth/)")
-    defs = build_definitions(home.root)
+    defs = build_definitions(home.root, embedder)
     logging = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     started = time.perf_counter()
     failed: list[str] = []

@@ -98,7 +98,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"home": str(home.root), "tables": [
             {"table": t.table, "files": t.files, "read": t.read, "loaded": t.loaded,
-             "unchanged": t.unchanged, "quarantined": t.quarantined, "reasons": t.reasons}
+             "unchanged": t.unchanged, "quarantined": t.quarantined, "refused": t.refused,
+             "reasons": t.reasons}
             for t in report.tables]}, indent=2))
         return 0
     print(f"ingested {args.directory} into {home.root}")
@@ -106,6 +107,10 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     for t in report.tables:
         print(f"  {t.table:<14}{t.read:>12,}{t.loaded:>12,}{t.unchanged:>12,}"
               f"{t.quarantined:>13,}")
+    refused = sum(t.refused for t in report.tables)
+    if refused:
+        print(f"  {refused:,} chat snippets of users without chat personalization were not "
+              "kept")
     if report.quarantined:
         print(f"  {report.quarantined:,} records quarantined; see "
               f"`reelrank quarantine --home {home.root}`")

@@ -227,3 +227,19 @@ def test_an_interrupted_ingest_keeps_whole_batches_and_a_rerun_completes_it(
     assert (report.table("events").loaded, report.table("events").unchanged) == (2, 2)
     assert _table(home, "SELECT count(DISTINCT event_id) AS n, count(*) AS m FROM events"
                   ).row(0) == (4, 4)
+
+
+def test_chats_of_users_without_chat_personalization_are_not_kept(
+        home: DataHome, tmp_path: Path) -> None:
+    ingest_directory(home, tiny_world(tmp_path / "w"), now=NOW)   # u1 opted in, u3 not
+    batch = tmp_path / "b"
+    batch.mkdir()
+    pl.DataFrame({
+        "chat_id": ["c1", "c2", "c3"], "user_id": ["u1", "u3", "u2"],
+        "ts": ["2026-01-08"] * 3, "text": ["kickflips", "my secret", "no setting at all"],
+    }).write_parquet(batch / "chats.parquet")
+    report = ingest_directory(home, batch, now=NOW).table("chats")
+    assert (report.loaded, report.refused, report.quarantined) == (1, 2, 0)
+    assert _table(home, "SELECT chat_id FROM chats")["chat_id"].to_list() == ["c1"]
+    # Refused text is not parked in quarantine either.
+    assert _quarantine(home).is_empty()

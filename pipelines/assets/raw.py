@@ -74,7 +74,7 @@ def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
             totals[t.table] = t if prev is None else TableReport(
                 t.table, prev.files + t.files, prev.read + t.read, prev.loaded + t.loaded,
                 prev.unchanged + t.unchanged, prev.quarantined + t.quarantined,
-                {**prev.reasons, **t.reasons})
+                prev.refused + t.refused, {**prev.reasons, **t.reasons})
         done = data_home.dir("landing") / ".done"
         done.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

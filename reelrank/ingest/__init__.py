@@ -31,6 +31,7 @@ class TableReport:
     loaded: int
     unchanged: int
     quarantined: int
+    refused: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -100,7 +101,8 @@ def ingest_files(
                     say(f"ingest {table}: file {n}/{len(files)}, {total.read:,} read, "
                         f"{total.loaded:,} loaded, {total.quarantined:,} quarantined")
                 reports.append(TableReport(table, len(files), total.read, total.loaded,
-                                           total.unchanged, total.quarantined, total.reasons))
+                                           total.unchanged, total.quarantined, total.refused,
+                                           total.reasons))
         finally:
             con.close()
             control.close()

@@ -24,6 +24,7 @@ from reelrank.geo import GeoResolver
 from reelrank.ingest.coerce import coerce, infer_id_type
 from reelrank.ingest.readers import RawBatch
 from reelrank.ingest.schema import ensure_table, load_id_types, record_id_types
+from reelrank.stores.control import chat_opted_in
 
 __all__ = ["BatchResult", "load_batch"]
 
@@ -37,6 +38,7 @@ class BatchResult:
     loaded: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    refused: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: BatchResult) -> None:
@@ -44,6 +46,7 @@ class BatchResult:
         self.loaded += other.loaded
         self.unchanged += other.unchanged
         self.quarantined += other.quarantined
+        self.refused += other.refused
         for reason, n in other.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + n
 
@@ -178,6 +181,9 @@ def load_batch(
                 pl.coalesce(_REASON, "reason").alias(_REASON)).drop("reason")
         bad = typed.filter(pl.col(_REASON).is_not_null())
         good = typed.filter(pl.col(_REASON).is_null()).drop(_REASON, _NO)
+        if contract.name == "chats":
+            good, refused = _consented_chats(control, good)
+            result.refused += refused
         if bad.height:
             records = _record_json(raw, batch.first_record_no, bad[_NO])
             quarantine.append(bad.select(_NO, pl.col(_REASON).alias("reason"))
@@ -199,6 +205,15 @@ def load_batch(
         for reason, n in rows.group_by("reason").len().iter_rows():
             result.reasons[reason] = n
     return result
+
+
+def _consented_chats(control: sqlite3.Connection, chats: pl.DataFrame
+                     ) -> tuple[pl.DataFrame, int]:
+    """Only chats of users with chat personalization on are kept. The others are neither
+    loaded nor quarantined (quarantine would keep the text): they are counted, not stored."""
+    opted_in = pl.Series(chat_opted_in(control), dtype=chats.schema["user_id"], strict=False)
+    kept = chats.filter(pl.col("user_id").is_in(opted_in.implode()))
+    return kept, chats.height - kept.height
 
 
 def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reelrank.stores.migrate import Migration, apply_migrations
 
-__all__ = ["CONTROL_MIGRATIONS", "open_control"]
+__all__ = ["CONTROL_MIGRATIONS", "chat_opted_in", "open_control"]
 
 CONTROL_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -117,3 +117,9 @@ def open_control(path: Path) -> sqlite3.Connection:
     con.execute("PRAGMA busy_timeout=30000")
     apply_migrations(con, CONTROL_MIGRATIONS, "control store")
     return con
+
+
+def chat_opted_in(con: sqlite3.Connection) -> list[object]:
+    """Users whose chat-history personalization is on right now (ids as stored)."""
+    return [r[0] for r in con.execute(
+        "SELECT user_id FROM user_settings WHERE chat_personalization = 1").fetchall()]
