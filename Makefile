@@ -26,6 +26,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The Dagster UI on the default home (run from the repo root, where dagster.yaml lives).
 dagster: $(STAMP)
 	$(BIN)/dagster dev
 

@@ -183,35 +183,27 @@ def _aggregates(entity: Entity, windows: Sequence[int], as_of: str, half_life_da
 
 def _snapshot_grouped(entity: Entity, windows: Sequence[int], as_of: date,
                       half_life_days: float) -> str:
-    """The same aggregates as `_aggregates` for one as-of date, in two stages: rows are
-    first summed into nested-window buckets (plain sums, one pass over the rollup), then
-    buckets are added up per window. Many fewer per-row operations than one filtered sum per
-    window and measure, which is what keeps 50M events within a minute."""
+    """`_aggregates` for one as-of date, in a single pass over the rollup rows themselves.
+
+    Measured on a 30M-event world, one filtered aggregation over the raw rollup beats
+    pre-summing per (keys, day) or per nested-window bucket first: the extra group-by over
+    millions of pairs costs more than the filters it saves.
+    """
     day = f"DATE '{as_of.isoformat()}'"
-    ordered = sorted(int(w) for w in windows)
     keys = ", ".join(f"i.{k}" if k in ("creator_id", "topic") else f"d.{k}" for k in entity.keys)
     join = "JOIN items i ON i.item_id = d.item_id" if entity.needs_items else ""
-    where = f"d.day < {day} AND d.day >= {day} - {ordered[-1]}"
+    where = f"d.day < {day} AND d.day >= {day} - {int(max(windows))}"
     if "topic" in entity.keys:
         where += " AND i.topic IS NOT NULL"
     if "region" in entity.keys:
         where += " AND d.region <> 'unknown'"
-    whens = " ".join(f"WHEN d.day >= {day} - {w} THEN {i}" for i, w in enumerate(ordered[:-1]))
-    bucket = f"CASE {whens} ELSE {len(ordered) - 1} END" if whens else "0"
-    sums = ", ".join(f"sum(d.{r})::DOUBLE AS {r}" for r in entity.rates)
-    stage1 = (f"SELECT {keys}, {bucket} AS b, sum(d.impressions)::DOUBLE AS impressions, "
-              f"sum(d.watch_ms) / 1000.0 AS watch_s, {sums}, "
-              f"sum(({_points('d')}) * pow(0.5, ({day} - d.day) / {float(half_life_days)})) "
-              f"AS decayed, max(d.day) AS last_day FROM engagement_daily d {join} "
-              f"WHERE {where} GROUP BY ALL")
-    aggs = []
-    for i, w in enumerate(ordered):
-        aggs.append(f"sum(s.impressions) FILTER (WHERE s.b <= {i}) AS imp_{w}")
-        aggs.append(f"sum(s.watch_s) FILTER (WHERE s.b <= {i}) AS watch_{w}")
-        aggs += [f"sum(s.{r}) FILTER (WHERE s.b <= {i}) AS {r}_{w}" for r in entity.rates]
-    key_list = ", ".join(f"s.{k}" for k in entity.keys)
-    return (f"SELECT {day} AS as_of, {key_list}, {', '.join(aggs)}, sum(s.decayed) AS decayed, "
-            f"{day} - max(s.last_day) AS days_since_last FROM ({stage1}) s GROUP BY ALL")
+    # DOUBLE before summing: DuckDB sums integers into 128-bit integers, which is slower.
+    measures = ", ".join(f"d.{col}::DOUBLE AS {col}" for col, _ in ACTIONS)
+    rows = (f"SELECT {keys}, d.day, {measures}, d.watch_ms / 1000.0 AS watch_s "
+            f"FROM engagement_daily d {join} WHERE {where}")
+    aggs = _aggregates(entity, windows, day, half_life_days)
+    key_list = ", ".join(f"h.{k}" for k in entity.keys)
+    return f"SELECT {day} AS as_of, {key_list}, {', '.join(aggs)} FROM ({rows}) h GROUP BY ALL"
 
 
 def _priors(as_of_dates: str, windows: Sequence[int], rates: Sequence[str]) -> str:

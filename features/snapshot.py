@@ -15,7 +15,7 @@ import duckdb
 from features.engagement import ENTITIES, windowed_features
 from features.location import home_regions, regional_popularity
 
-__all__ = ["SNAPSHOT_TABLES", "SnapshotParams", "build_table", "serving_as_of"]
+__all__ = ["PAIRS", "SNAPSHOT_TABLES", "SnapshotParams", "build_table", "serving_as_of"]
 
 # feature set name -> warehouse table
 SNAPSHOT_TABLES: dict[str, str] = {
@@ -29,14 +29,21 @@ SNAPSHOT_TABLES: dict[str, str] = {
 }
 
 
+PAIRS = ("user_creator", "user_topic")
+
+
 @dataclass(frozen=True)
 class SnapshotParams:
     windows: tuple[int, ...]
+    pair_windows: tuple[int, ...]
     half_life_days: float
     prior_strength: float
     home_window_days: int
     regional_window_days: int
     regional_top_k: int = 500
+
+    def windows_for(self, name: str) -> tuple[int, ...]:
+        return self.pair_windows if name in PAIRS else self.windows
 
 
 def serving_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
@@ -53,7 +60,7 @@ def _relation(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: Snapsho
               ) -> duckdb.DuckDBPyRelation:
     if name in ENTITIES:
         return windowed_features(
-            con, ENTITIES[name], as_of=as_of, windows=p.windows,
+            con, ENTITIES[name], as_of=as_of, windows=p.windows_for(name),
             half_life_days=p.half_life_days, prior_strength=p.prior_strength)
     if name == "home_region":
         return home_regions(

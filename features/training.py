@@ -14,6 +14,7 @@ import duckdb
 
 from features.engagement import ENTITIES, windowed_features
 from features.location import home_regions
+from features.snapshot import PAIRS
 
 __all__ = ["GRADES", "label_sql", "point_in_time"]
 
@@ -39,20 +40,22 @@ def label_sql(start: date, end: date) -> str:
 
 
 def point_in_time(con: duckdb.DuckDBPyConnection, labels: str, *, windows: Sequence[int],
-                  half_life_days: float, prior_strength: float, home_window_days: int
-                  ) -> duckdb.DuckDBPyRelation:
+                  pair_windows: Sequence[int], half_life_days: float, prior_strength: float,
+                  home_window_days: int) -> duckdb.DuckDBPyRelation:
     """Labelled rows (`labels`: as_of, user_id, item_id, creator_id, topic, label) with every
     feature as of the row's own day. Rows keep their order-independent identity
     (as_of, user_id, item_id)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _labels AS {labels}")
-    kw = dict(windows=windows, half_life_days=half_life_days, prior_strength=prior_strength)
+    kw = dict(half_life_days=half_life_days, prior_strength=prior_strength)
     parts = {}
     for name in ("user", "item", "creator", "user_creator", "user_topic"):
         keys = ", ".join(ENTITIES[name].keys)
         query = f"SELECT DISTINCT {keys}, as_of FROM _labels"
         if name == "user_topic":
             query += " WHERE topic IS NOT NULL"
-        parts[name] = windowed_features(con, ENTITIES[name], query, **kw).materialize()
+        span = pair_windows if name in PAIRS else windows
+        parts[name] = windowed_features(con, ENTITIES[name], query, windows=span,
+                                        **kw).materialize()
     homes = home_regions(con, "SELECT DISTINCT user_id, as_of FROM _labels",
                          window_days=home_window_days).materialize()
     con.register("_homes", homes)
@@ -61,7 +64,7 @@ def point_in_time(con: duckdb.DuckDBPyConnection, labels: str, *, windows: Seque
     regional = windowed_features(
         con, ENTITIES["region_item"],
         "SELECT DISTINCT h.home_region AS region, l.item_id, l.as_of FROM _labels l "
-        "JOIN _homes h USING (user_id, as_of)", **kw).materialize()
+        "JOIN _homes h USING (user_id, as_of)", windows=windows, **kw).materialize()
     con.register("_f_region_item", regional)
     try:
         return con.sql("""

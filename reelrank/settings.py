@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         default=(1, 7, 28), min_length=1, max_length=6,
         description="engagement count/rate windows, in days before the as-of date",
     )
+    pair_windows_days: tuple[int, ...] = Field(
+        default=(7, 28), min_length=1, max_length=6,
+        description="windows for user x creator and user x topic features: a 1-day window "
+        "of a pair is mostly empty, and pairs are the largest tables",
+    )
     engagement_half_life_days: float = Field(default=7.0, gt=0, le=365)
     rate_prior_strength: float = Field(
         default=20.0, ge=0, le=10_000,

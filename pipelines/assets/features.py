@@ -31,6 +31,7 @@ _SOURCE = {
 def snapshot_params(settings: Settings) -> SnapshotParams:
     return SnapshotParams(
         windows=tuple(settings.feature_windows_days),
+        pair_windows=tuple(settings.pair_windows_days),
         half_life_days=settings.engagement_half_life_days,
         prior_strength=settings.rate_prior_strength,
         home_window_days=settings.home_region_window_days,

@@ -48,7 +48,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     for day in range(1, 10):
         rollup_day(con, date(2026, 1, day))
     return point_in_time(con, label_sql(date(2026, 1, 5), date(2026, 1, 6)),
-                         windows=(1, 7, 28), half_life_days=7, prior_strength=10,
+                         windows=(1, 7, 28), pair_windows=(7, 28), half_life_days=7, prior_strength=10,
                          home_window_days=28).pl()
 
 
