@@ -21,6 +21,7 @@ run: $(STAMP)
 	$(BIN)/reelrank run
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -46,7 +46,7 @@ def point_in_time(con: duckdb.DuckDBPyConnection, labels: str, *, windows: Seque
     feature as of the row's own day. Rows keep their order-independent identity
     (as_of, user_id, item_id)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _labels AS {labels}")
-    kw = dict(half_life_days=half_life_days, prior_strength=prior_strength)
+    kw = {"half_life_days": half_life_days, "prior_strength": prior_strength}
     parts = {}
     for name in ("user", "item", "creator", "user_creator", "user_topic"):
         keys = ", ".join(ENTITIES[name].keys)

@@ -15,7 +15,12 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.definitions import (
-    INGEST_JOB, NIGHTLY_GROUPS, NIGHTLY_JOB, build_definitions, keys_in)
+    INGEST_JOB,
+    NIGHTLY_GROUPS,
+    NIGHTLY_JOB,
+    build_definitions,
+    keys_in,
+)
 from pipelines.instance import instance_for
 from pipelines.planning import run_plan
 from pipelines.resources import EmbedderResource, HomeResource

@@ -118,8 +118,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from reelrank.home import DataHome
     from pipelines.runner import run_nightly
+    from reelrank.home import DataHome
 
     home = DataHome.open(args.home)
     summary = run_nightly(home, users=args.users, days=args.days, seed=args.seed,

@@ -15,7 +15,8 @@ REELRANK = str(Path(sys.executable).parent / "reelrank")
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([REELRANK, *args], capture_output=True, text=True, timeout=900,
+    return subprocess.run([REELRANK, *args], check=False, capture_output=True, text=True,
+                          timeout=900,
                           env={**os.environ, **(env or {})})
 
 

@@ -55,17 +55,17 @@ def test_home_resolution_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 def test_the_write_lock_excludes_another_process(tmp_path: Path) -> None:
     home = DataHome.open(tmp_path / "h")
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from reelrank.home import DataHome\n"
-         f"h = DataHome.open({str(home.root)!r})\n"
-         "with h.write_lock():\n    print('held', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True)
+    script = (
+        "import time; from reelrank.home import DataHome\n"
+        f"h = DataHome.open({str(home.root)!r})\n"
+        "with h.write_lock():\n    print('held', flush=True); time.sleep(30)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(HomeBusyError, match="another reelrank process is writing"):
-            with home.write_lock(timeout_s=0.2):
-                pass
+        with (pytest.raises(HomeBusyError, match="another reelrank process is writing"),
+              home.write_lock(timeout_s=0.2)):
+            pass
     finally:
         holder.kill()
         holder.wait()

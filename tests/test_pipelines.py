@@ -7,10 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import yaml
-from datetime import date
 
 from pipelines.definitions import NIGHTLY_JOB, build_definitions, defs
 from pipelines.instance import instance_for
@@ -38,7 +38,7 @@ def test_dagster_validates_the_code_location_from_the_repo_root(tmp_path: Path) 
     done = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m",
          "pipelines.definitions"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
 

@@ -109,7 +109,7 @@ def ingest_files(
     return IngestReport(tuple(reports))
 
 
-def _ingest_file(con, control, table, path, home, now, geo) -> BatchResult:  # noqa: ANN001
+def _ingest_file(con, control, table, path, home, now, geo) -> BatchResult:
     contract = CONTRACTS[table]
     started = datetime.now(UTC)
     (ingest_id,) = con.execute("SELECT nextval('ingest_id_seq')").fetchall()[0]

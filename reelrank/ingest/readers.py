@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from reelrank.errors import ContractError
 
-__all__ = ["RawBatch", "SUFFIXES", "find_inputs", "read_batches"]
+__all__ = ["SUFFIXES", "RawBatch", "find_inputs", "read_batches"]
 
 SUFFIXES = (".parquet", ".csv", ".jsonl", ".ndjson")
 

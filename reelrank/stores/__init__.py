@@ -7,8 +7,8 @@ from reelrank.stores.warehouse import WAREHOUSE_MIGRATIONS, open_warehouse
 __all__ = [
     "CONTROL_MIGRATIONS",
     "WAREHOUSE_MIGRATIONS",
-    "chat_opted_in",
     "Migration",
+    "chat_opted_in",
     "current_version",
     "open_control",
     "open_warehouse",

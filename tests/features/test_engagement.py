@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, UTC
+from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
@@ -144,7 +144,7 @@ def test_the_snapshot_path_and_the_point_in_time_path_agree(entity: str) -> None
 
     con = _con(LOG)
     _rollup(con)
-    kw = dict(windows=(1, 7, 28), half_life_days=7, prior_strength=10)
+    kw = {"windows": (1, 7, 28), "half_life_days": 7, "prior_strength": 10}
     snapshot = windowed_features(con, ENTITIES[entity], as_of=D, **kw).pl()
     keys = ", ".join(ENTITIES[entity].keys)
     query = f"SELECT {keys}, as_of FROM snap"
