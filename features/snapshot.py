@@ -15,7 +15,10 @@ import duckdb
 from features.engagement import ENTITIES, windowed_features
 from features.location import home_regions, regional_popularity
 
-__all__ = ["PAIRS", "SNAPSHOT_TABLES", "SnapshotParams", "build_table", "serving_as_of"]
+__all__ = [
+    "PAIRS", "SNAPSHOT_TABLES", "SnapshotParams", "build_table", "feature_relation",
+    "serving_as_of",
+]
 
 # feature set name -> warehouse table
 SNAPSHOT_TABLES: dict[str, str] = {
@@ -56,7 +59,7 @@ def serving_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
     return None if newest is None else date.fromordinal(newest.toordinal() + 1)
 
 
-def _relation(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: SnapshotParams
+def feature_relation(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: SnapshotParams
               ) -> duckdb.DuckDBPyRelation:
     if name in ENTITIES:
         return windowed_features(
@@ -78,7 +81,7 @@ def build_table(con: duckdb.DuckDBPyConnection, name: str, as_of: date, params: 
                 ) -> int:
     """Replace the snapshot table of feature set `name` with features as of `as_of`."""
     table = SNAPSHOT_TABLES[name]
-    relation = _relation(con, name, as_of, params)
+    relation = feature_relation(con, name, as_of, params)
     con.execute("BEGIN")
     try:
         con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -1,0 +1,1 @@
+"""Ranking: candidate sources, the LightGBM ranker, selection and offline evaluation."""

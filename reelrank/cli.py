@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--days", type=_positive, default=None)
     run.add_argument("--seed", type=int, default=None)
 
+    ev = sub.add_parser("evaluate", help="offline evaluation on a temporal holdout")
+    _home_arg(ev)
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--world", type=Path, default=None,
+                    help="synthetic world directory with ground truth, for the oracle "
+                         "(default: the home's own world, if it has exactly one)")
+    ev.add_argument("--test-days", type=_positive, default=2)
+    ev.add_argument("--valid-days", type=_positive, default=2)
+
     quar = sub.add_parser("quarantine", help="show quarantined records and why")
     _home_arg(quar)
     quar.add_argument("--limit", type=_positive, default=20)
@@ -128,6 +137,43 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.success else 1
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ranking.evaluate import evaluate
+    from reelrank.home import DataHome
+
+    home = DataHome.open(args.home)
+    world = args.world
+    if world is None:
+        worlds = [p for p in home.dir("worlds").iterdir() if (p / "truth").is_dir()]
+        world = worlds[0] if len(worlds) == 1 else None
+    with home.write_lock(timeout_s=600):
+        con = home.warehouse()
+        try:
+            missing = {"engagement_daily", "item_embeddings", "features_item"} - {
+                r[0] for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables").fetchall()}
+            if missing:
+                raise ReelrankError(
+                    f"{home.root} has no features yet ({', '.join(sorted(missing))} missing); "
+                    f"run `reelrank run --home {home.root}` first")
+            report = evaluate(con, home.settings, world=world, test_days=args.test_days,
+                              valid_days=args.valid_days, progress=_say)
+        finally:
+            con.close()
+    if args.json:
+        print(json.dumps(report.as_json()))
+        return 0
+    split = report.split
+    print(f"offline evaluation of {home.root}: test days {split.test[0]} .. {split.test[1]} "
+          f"(exclusive){'; oracle from ' + str(world) if world else ''}")
+    print(f"  {'model':<18}{'NDCG@10':>9}{'Recall@50':>11}{'coverage@10':>13}{'novelty@10':>12}")
+    for name, m in report.models.items():
+        cells = [m.get(k) for k in ("ndcg@10", "recall@50", "coverage@10", "novelty@10")]
+        print(f"  {name:<18}" + "".join(
+            f"{'' if v is None else f'{v:.4f}':>{w}}" for v, w in zip(cells, (9, 11, 13, 12))))
+    return 0
+
+
 def _cmd_quarantine(args: argparse.Namespace) -> int:
     from reelrank.home import DataHome
 
@@ -156,6 +202,7 @@ _COMMANDS = {
     "ingest": _cmd_ingest,
     "run": _cmd_run,
     "quarantine": _cmd_quarantine,
+    "evaluate": _cmd_evaluate,
 }
 
 

@@ -1,0 +1,88 @@
+"""Ranker input rows: point-in-time features plus content and social-graph signals.
+
+The same function builds training rows (labelled impressions) and scoring rows (candidate
+pairs with no label yet), so the ranker sees identical features in both.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+
+from features.content import user_embeddings
+from features.training import label_sql, point_in_time
+from reelrank.settings import Settings
+
+__all__ = ["candidate_rows", "ensure_user_embeddings", "labelled_rows"]
+
+
+def ensure_user_embeddings(con: duckdb.DuckDBPyConnection, days: list[date],
+                           settings: Settings) -> None:
+    """User taste vectors as of each day (from days before it), where not built yet."""
+    (dim,) = con.execute("SELECT len(embedding) FROM item_embeddings LIMIT 1").fetchall()[0]
+    have = set()
+    exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'user_embeddings'").fetchall()[0][0]
+    if exists:
+        have = {r[0] for r in con.execute("SELECT DISTINCT as_of FROM user_embeddings"
+                                          ).fetchall()}
+    for day in days:
+        if day not in have:
+            user_embeddings(con, day, settings.user_embedding_half_life_days,
+                            settings.chat_interest_weight, int(dim))
+
+
+def _enrich(con: duckdb.DuckDBPyConnection, rows: duckdb.DuckDBPyRelation) -> pl.DataFrame:
+    con.register("_pit", rows)
+    try:
+        return con.sql("""
+            SELECT p.*,
+                   array_cosine_similarity(u.embedding, e.embedding) AS content_similarity,
+                   (f.follower_id IS NOT NULL) AS follows_creator,
+                   (uu.country IS NOT NULL AND uu.country = cu.country) AS same_country,
+                   (i.safety_label = 'sensitive') AS item_sensitive
+            FROM _pit p
+            JOIN items i ON i.item_id = p.item_id
+            LEFT JOIN user_embeddings u ON u.user_id = p.user_id AND u.as_of = p.as_of
+            LEFT JOIN item_embeddings e ON e.item_id = p.item_id
+            LEFT JOIN follows f ON f.follower_id = p.user_id AND f.followee_id = i.creator_id
+                AND f.created_at < p.as_of::TIMESTAMPTZ
+            LEFT JOIN users uu ON uu.user_id = p.user_id
+            LEFT JOIN users cu ON cu.user_id = i.creator_id
+            ORDER BY p.as_of, p.user_id, p.item_id
+        """).pl()
+    finally:
+        con.unregister("_pit")
+
+
+def _pit(con: duckdb.DuckDBPyConnection, labels: str, settings: Settings
+         ) -> duckdb.DuckDBPyRelation:
+    return point_in_time(
+        con, labels, windows=settings.feature_windows_days,
+        pair_windows=settings.pair_windows_days, half_life_days=settings.engagement_half_life_days,
+        prior_strength=settings.rate_prior_strength,
+        home_window_days=settings.home_region_window_days)
+
+
+def labelled_rows(con: duckdb.DuckDBPyConnection, start: date, end: date, settings: Settings
+                  ) -> pl.DataFrame:
+    """Labelled impressions on days [start, end) with every feature as of their own day."""
+    days = [start + timedelta(days=n) for n in range((end - start).days)]
+    ensure_user_embeddings(con, days, settings)
+    return _enrich(con, _pit(con, label_sql(start, end), settings))
+
+
+def candidate_rows(con: duckdb.DuckDBPyConnection, pairs: pl.DataFrame, as_of: date,
+                   settings: Settings) -> pl.DataFrame:
+    """Features for unlabelled (user_id, item_id) pairs as of `as_of` (label is NULL)."""
+    ensure_user_embeddings(con, [as_of], settings)
+    con.register("_pairs", pairs.select("user_id", "item_id"))
+    try:
+        labels = (f"SELECT DATE '{as_of.isoformat()}' AS as_of, p.user_id, p.item_id, "
+                  "i.creator_id, i.topic, NULL::INTEGER AS label FROM _pairs p "
+                  "JOIN items i ON i.item_id = p.item_id")
+        return _enrich(con, _pit(con, labels, settings))
+    finally:
+        con.unregister("_pairs")
