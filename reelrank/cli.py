@@ -63,6 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     _home_arg(ing)
     ing.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    imp = sub.add_parser("import", help="import a public interaction log layout")
+    layouts = imp.add_subparsers(dest="layout", required=True)
+    generic = layouts.add_parser("interactions", help="user_id, item_id, timestamp (+ event_type "
+                                 "| rating | weight) in Parquet or CSV")
+    generic.add_argument("file", type=Path)
+    generic.add_argument("--items", type=Path, default=None,
+                         help="item_id, text (+ creator_id, topic)")
+    _home_arg(generic)
+    for layout, helptext in (("movielens", "a MovieLens directory (ml-100k, ml-1m, ml-latest)"),
+                             ("kuairec", "a KuaiRec directory (CSV layout)")):
+        one = layouts.add_parser(layout, help=helptext)
+        one.add_argument("directory", type=Path)
+        _home_arg(one)
+
     run = sub.add_parser("run", help="run the nightly job in-process")
     _home_arg(run)
     run.add_argument("--users", type=_positive, default=None,
@@ -123,6 +137,28 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if report.quarantined:
         print(f"  {report.quarantined:,} records quarantined; see "
               f"`reelrank quarantine --home {home.root}`")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from reelrank.home import DataHome
+    from reelrank.importers import import_interactions, import_kuairec, import_movielens
+
+    home = DataHome.open(args.home)
+    if args.layout == "interactions":
+        report = import_interactions(home, args.file, items=args.items, progress=_say)
+    elif args.layout == "movielens":
+        report = import_movielens(home, args.directory, progress=_say)
+    else:
+        report = import_kuairec(home, args.directory, progress=_say)
+    print(f"imported {report.interactions:,} interactions ({report.layout}) into {home.root}")
+    for table, rows in report.written.items():
+        print(f"  {table:<14}{rows:>12,} staged")
+    print(f"  {report.ingest.loaded:,} records loaded, {report.ingest.quarantined:,} quarantined;"
+          f" staged files kept in {report.staging}")
+    for note in report.notes:
+        print(f"  note: {note}")
+    print(f"next: reelrank run --home {home.root}")
     return 0
 
 
@@ -203,6 +239,7 @@ _COMMANDS = {
     "run": _cmd_run,
     "quarantine": _cmd_quarantine,
     "evaluate": _cmd_evaluate,
+    "import": _cmd_import,
 }
 
 

@@ -10,6 +10,7 @@
       media/              rendered clips and thumbnails
       landing/            input files waiting for the next pipeline run
       worlds/             synthetic worlds generated into this home
+      imports/            staged contract files from `reelrank import` (kept for audit)
       dagster/            the Dagster instance's storage
       write.lock          held by whichever process writes the warehouse
 """
@@ -33,7 +34,8 @@ from reelrank.stores import open_control, open_warehouse
 __all__ = ["DataHome", "resolve_home"]
 
 _SUBDIRS = (
-    "models", "indexes", "snapshots", "feeds", "media", "landing", "worlds", "dagster",
+    "models", "indexes", "snapshots", "feeds", "media", "landing", "worlds", "imports",
+    "dagster",
 )
 
 
