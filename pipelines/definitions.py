@@ -3,8 +3,10 @@
 Jobs, in the order data flows:
 - `ingest` (hourly): load landing batches into the warehouse; registers new event days.
 - `features` (hourly, a quarter past): roll up out-of-date days, refresh feature snapshots.
-- `nightly` (03:00 UTC): everything above; later stages (training, batch scoring,
-  publishing) add their groups to NIGHTLY_GROUPS.
+- `nightly` (03:00 UTC): everything above, then train a candidate ranker (promoted only if
+  it is not worse than the current one) and rebuild the item index.
+- `score` (after each successful nightly run): batch-score every active user's feed, one
+  partition per shard of users, then publish the feeds.
 
 `dagster dev` (from the repo root) and `reelrank run` load the same definitions; the data
 home comes from REELRANK_HOME (default ./.reelrank), or from `reelrank run --home`.
@@ -17,23 +19,40 @@ import dagster as dg
 from pipelines.assets.content import CONTENT_ASSETS, chat_interests_only_for_opted_in
 from pipelines.assets.engagement import FEATURES_GROUP, engagement_daily, engagement_daily_sane
 from pipelines.assets.features import FEATURE_ASSETS
+from pipelines.assets.ranking import (
+    SCORING_GROUP,
+    TRAINING_GROUP,
+    item_index,
+    ranker,
+    ranker_not_worse,
+    ranker_promoted,
+    scoring_assets,
+)
 from pipelines.assets.raw import RAW_GROUP, raw_inputs
 from pipelines.planning import run_plan
 from pipelines.resources import EmbedderResource, HomeResource
 from reelrank.home import resolve_home
 
 __all__ = [
-    "FEATURES_JOB", "INGEST_JOB", "NIGHTLY_GROUPS", "NIGHTLY_JOB", "build_definitions", "defs",
-    "keys_in",
+    "FEATURES_JOB", "INGEST_JOB", "NIGHTLY_GROUPS", "NIGHTLY_JOB", "SCORE_JOB",
+    "build_definitions", "defs", "keys_in", "score_tags",
 ]
 
 INGEST_JOB = "ingest"
 FEATURES_JOB = "features"
 NIGHTLY_JOB = "nightly"
-NIGHTLY_GROUPS = (RAW_GROUP, FEATURES_GROUP)
-ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS, *CONTENT_ASSETS)
-CHECKS = (engagement_daily_sane, chat_interests_only_for_opted_in)
+SCORE_JOB = "score"
+NIGHTLY_GROUPS = (RAW_GROUP, FEATURES_GROUP, TRAINING_GROUP)
+ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS, *CONTENT_ASSETS, ranker,
+          ranker_promoted, item_index)
+CHECKS = (engagement_daily_sane, chat_interests_only_for_opted_in, ranker_not_worse)
 WRITES_WAREHOUSE = {"reelrank/writes": "warehouse"}
+
+
+def score_tags(shards: int) -> dict[str, str]:
+    """A single run over every shard partition."""
+    return {"dagster/asset_partition_range_start": "0",
+            "dagster/asset_partition_range_end": str(shards - 1)}
 
 
 def keys_in(groups: tuple[str, ...]) -> list[dg.AssetKey]:
@@ -68,10 +87,22 @@ def build_definitions(home_path: str | os.PathLike[str] | None = None,
     nightly = dg.define_asset_job(
         NIGHTLY_JOB, selection=dg.AssetSelection.groups(*NIGHTLY_GROUPS), tags=WRITES_WAREHOUSE,
         description="Refresh inputs and features, retrain, batch-score and publish.")
+    shards = home.open().settings.batch_shards
+    scoring = scoring_assets(shards)
+    score = dg.define_asset_job(
+        SCORE_JOB, selection=dg.AssetSelection.groups(SCORING_GROUP), tags=WRITES_WAREHOUSE,
+        description="Batch-score every active user's feed by shard, then publish the feeds.")
+
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[nightly],
+                          request_job=score, default_status=dg.DefaultSensorStatus.STOPPED)
+    def score_after_nightly(context: dg.RunStatusSensorContext):
+        return dg.RunRequest(run_key=context.dagster_run.run_id, tags=score_tags(shards))
+
     return dg.Definitions(
-        assets=list(ASSETS),
+        assets=[*ASSETS, *scoring],
         asset_checks=list(CHECKS),
-        jobs=[ingest, features, nightly],
+        jobs=[ingest, features, nightly, score],
+        sensors=[score_after_nightly],
         schedules=[
             dg.ScheduleDefinition(name="ingest_schedule", job=ingest, cron_schedule="0 * * * *",
                                   execution_timezone="UTC",

@@ -18,8 +18,10 @@ from pipelines.definitions import (
     INGEST_JOB,
     NIGHTLY_GROUPS,
     NIGHTLY_JOB,
+    SCORE_JOB,
     build_definitions,
     keys_in,
+    score_tags,
 )
 from pipelines.instance import instance_for
 from pipelines.planning import run_plan
@@ -48,6 +50,7 @@ class RunSummary:
         lines = [f"nightly run {self.run_id[:8]} {status} in {self.seconds:.1f}s",
                  f"  data home:   {self.home}",
                  f"  warehouse:   {self.home / 'warehouse.duckdb'}",
+                 f"  feeds:       {self.home / 'feeds' / 'latest'}",
                  f"  run history: {self.home / 'dagster'} (open with `make dagster`)"]
         lines += [f"  {note}" for note in self.notes]
         lines.append("  rows:        " + ", ".join(
@@ -126,7 +129,7 @@ def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = 
     with instance_for(home) as instance:
         # Ingest first, as its own run: the nightly run's partition range (the event days
         # that changed) is only known once the landed files are in.
-        say("stage 1/2: ingest landed files")
+        say("stage 1/3: ingest landed files")
         ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
             instance=instance, raise_on_error=False, run_config=logging)
         failed += _failed_checks(ingest)
@@ -134,13 +137,19 @@ def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = 
                                    keys_in(NIGHTLY_GROUPS))
         span = (f"event days {tags['dagster/asset_partition_range_start']} .. "
                 f"{tags['dagster/asset_partition_range_end']}" if tags else "no changed days")
-        say(f"stage 2/2: nightly job ({span})")
+        say(f"stage 2/3: nightly job ({span})")
         result = defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(
             instance=instance, raise_on_error=False, run_config=logging, tags=tags,
             asset_selection=selection) if ingest.success else ingest
         failed += _failed_checks(result) if result is not ingest else []
+        scored = None
+        if result.success and ingest.success:
+            say("stage 3/3: batch scoring and publishing feeds")
+            scored = defs.resolve_job_def(SCORE_JOB).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=logging,
+                tags=score_tags(home.settings.batch_shards))
         run_id = result.run_id
-        success = ingest.success and result.success
+        success = ingest.success and result.success and scored is not None and scored.success
     rows, quarantined = _rows(home)
     return RunSummary(home.root, run_id, success, time.perf_counter() - started, rows,
                       quarantined, tuple(failed), tuple(notes))

@@ -6,6 +6,7 @@ __all__ = [
     "ContractError",
     "HomeBusyError",
     "IngestError",
+    "NotEnoughHistoryError",
     "ReelrankError",
     "SchemaMismatchError",
 ]
@@ -33,3 +34,7 @@ class IngestError(ReelrankError):
 
 class HomeBusyError(ReelrankError):
     """Another process holds the data home's write lock."""
+
+
+class NotEnoughHistoryError(ReelrankError):
+    """Too few days of events to train or evaluate; the pipeline goes on without it."""

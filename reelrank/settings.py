@@ -88,6 +88,36 @@ class Settings(BaseSettings):
         description="share of a user's embedding taken from chat interests, where allowed",
     )
 
+    # Retrieval and selection.
+    candidates_per_source: int = Field(default=200, ge=1, le=10_000)
+    graph_recent_days: int = Field(default=7, ge=1, le=90,
+                                   description="how recent followed/friends' videos must be")
+    fresh_max_age_hours: int = Field(default=48, ge=1, le=24 * 30)
+    fresh_max_impressions: int = Field(
+        default=50, ge=0, le=100_000,
+        description="a video is 'fresh' for exploration until it has this many impressions")
+    fresh_per_user: int = Field(default=30, ge=0, le=1_000)
+    feed_length: int = Field(default=100, ge=1, le=1_000)
+    per_creator_cap: int = Field(default=3, ge=1, le=100,
+                                 description="most items from one creator in a feed")
+    mmr_lambda: float = Field(default=0.8, ge=0, le=1,
+                              description="relevance weight in MMR; 1 disables diversity")
+    exploration_every: int = Field(default=10, ge=2, le=1_000,
+                                   description="one slot in this many goes to a fresh video")
+    batch_shards: int = Field(default=4, ge=1, le=4096)
+    ranker_train_days: int = Field(default=14, ge=2, le=365,
+                                   description="days of labelled impressions to train on")
+    ranker_valid_days: int = Field(default=2, ge=1, le=60,
+                                   description="the newest of those days, held out for "
+                                   "early stopping and the promotion check")
+    promotion_tolerance: float = Field(
+        default=0.005, ge=0, le=0.1,
+        description="a new ranker is promoted unless its validation NDCG@10 is lower than "
+        "the current one's by more than this")
+    ann_exact_below: int = Field(default=200_000, ge=1,
+                                 description="catalogs smaller than this are searched exactly")
+    seed: int = Field(default=7, ge=0, description="seed for exploration sampling")
+
     # Resource limits for the warehouse on a small machine.
     duckdb_threads: int = Field(default=2, ge=1, le=256)
-    duckdb_memory_limit: str = Field(default="8GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|TB)$")
+    duckdb_memory_limit: str = Field(default="6GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|TB)$")

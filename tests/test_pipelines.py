@@ -64,12 +64,12 @@ def test_the_nightly_job_ingests_landed_files(tmp_path: Path) -> None:
     assert summary.failed_checks == ()
     assert not (home.dir("landing") / "batch-1").exists()
     assert len(list((home.dir("landing") / ".done").iterdir())) == 1
-    # Both runs (ingest, then nightly) are recorded in the home's own Dagster instance,
+    # The runs (ingest, nightly, score) are recorded in the home's own Dagster instance,
     # and the event days became partitions of the daily rollup, now all up to date.
     with instance_for(home) as instance:
         runs = instance.get_runs()
-        assert [r.job_name for r in runs] == ["nightly", "ingest"]
-        assert runs[0].run_id == summary.run_id
+        assert [r.job_name for r in runs] == ["score", "nightly", "ingest"]
+        assert runs[1].run_id == summary.run_id
         assert instance.get_dynamic_partitions("event_days") == ["2026-01-05", "2026-01-06"]
     con = home.warehouse()
     assert con.execute("SELECT count(*) FROM dirty_days").fetchall() == [(0,)]

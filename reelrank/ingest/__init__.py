@@ -19,6 +19,7 @@ from reelrank.geo import GeoResolver, resolver_for
 from reelrank.home import DataHome
 from reelrank.ingest.load import BatchResult, load_batch
 from reelrank.ingest.readers import find_inputs, read_batches
+from reelrank.ingest.schema import ensure_all_tables
 
 __all__ = ["IngestReport", "TableReport", "ingest_directory", "ingest_files"]
 
@@ -103,6 +104,7 @@ def ingest_files(
                 reports.append(TableReport(table, len(files), total.read, total.loaded,
                                            total.unchanged, total.quarantined, total.refused,
                                            total.reasons))
+            ensure_all_tables(con)
         finally:
             con.close()
             control.close()

@@ -8,7 +8,10 @@ import duckdb
 
 from reelrank.contracts import Field, IdDomain, Kind, TableContract
 
-__all__ = ["ensure_table", "load_id_types", "record_id_types", "warehouse_columns"]
+__all__ = [
+    "ensure_all_tables", "ensure_table", "load_id_types", "record_id_types",
+    "warehouse_columns",
+]
 
 _SQL = {
     Kind.TIMESTAMP: "TIMESTAMPTZ",
@@ -66,3 +69,26 @@ def record_id_types(con: duckdb.DuckDBPyConnection, id_types: Mapping[IdDomain, 
             "INSERT INTO id_types VALUES (?, ?) ON CONFLICT (domain) DO NOTHING",
             [domain.value, sql_type],
         )
+
+
+def ensure_all_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create every warehouse table that is still missing, once user and item id types are
+    known, so that absent inputs (no follows, no chats in an imported log) read as empty
+    tables downstream instead of missing ones. Returns the tables created."""
+    from reelrank.contracts import CONTRACTS
+
+    id_types = load_id_types(con)
+    if IdDomain.USER not in id_types or IdDomain.ITEM not in id_types:
+        return []
+    # Id spaces no input has used yet take text, which holds any id.
+    for domain in IdDomain:
+        id_types.setdefault(domain, "VARCHAR")
+    record_id_types(con, id_types)
+    existing = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    created = []
+    for contract in CONTRACTS.values():
+        if contract.store == "warehouse" and contract.name not in existing:
+            ensure_table(con, contract, id_types)
+            created.append(contract.name)
+    return created

@@ -1,0 +1,190 @@
+"""Training and serving assets: the ranker (with a promotion gate), the item index, the
+sharded batch scoring, and publishing the feeds."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+
+from features.snapshot import serving_as_of
+from pipelines.assets.content import item_embeddings, user_embeddings_asset
+from pipelines.assets.features import FEATURE_ASSETS
+from pipelines.resources import HomeResource
+from ranking.context import RankContext
+from ranking.filters.consent import live_grants
+from ranking.training import current_ranker, promote, should_promote, train_candidate
+from reelrank.errors import NotEnoughHistoryError
+from reelrank.home import DataHome
+
+__all__ = [
+    "SCORING_GROUP",
+    "TRAINING_GROUP",
+    "item_index",
+    "ranker",
+    "ranker_not_worse",
+    "ranker_promoted",
+    "scoring_assets",
+    "shard_partitions",
+]
+
+TRAINING_GROUP = "training"
+SCORING_GROUP = "scoring"
+WRITES = {"reelrank/writes": "warehouse"}
+
+
+@dg.asset(key=["ranking", "ranker"], deps=[*FEATURE_ASSETS, user_embeddings_asset],
+          group_name=TRAINING_GROUP, kinds={"lightgbm"}, op_tags=WRITES)
+def ranker(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+    """A candidate LambdaMART ranker trained on the newest days (not yet promoted)."""
+    data_home = home.open()
+    with data_home.write_lock(timeout_s=600):
+        con = data_home.warehouse()
+        try:
+            as_of = serving_as_of(con)
+            candidate = train_candidate(con, data_home.settings, data_home.dir("models"), as_of)
+        except NotEnoughHistoryError as exc:
+            # A young deployment still gets features and feeds (ranked by the fallback
+            # scorer) rather than a failed night.
+            context.log.warning(f"no candidate ranker: {exc}")
+            return dg.MaterializeResult(metadata={"skipped": str(exc)})
+        finally:
+            con.close()
+    context.log.info(f"candidate ranker {candidate.path.name}: valid NDCG@10 "
+                     f"{candidate.ndcg:.4f} (current: {candidate.current_ndcg})")
+    return dg.MaterializeResult(metadata={
+        "path": str(candidate.path), "valid_ndcg@10": candidate.ndcg,
+        "current_valid_ndcg@10": candidate.current_ndcg,
+        "best_iteration": candidate.ranker.metrics.get("best_iteration"),
+        "features": len(candidate.ranker.features)})
+
+
+@dg.asset_check(asset=ranker, blocking=True)
+def ranker_not_worse(context: dg.AssetCheckExecutionContext, home: HomeResource
+                     ) -> dg.AssetCheckResult:
+    """Refuse to promote a ranker that is worse than the current one on the same rows."""
+    event = context.instance.get_latest_materialization_event(ranker.key)
+    meta = event.asset_materialization.metadata if event else {}
+    if "skipped" in meta:
+        return dg.AssetCheckResult(passed=True, metadata={
+            "no candidate": meta["skipped"].value})
+    new = meta["valid_ndcg@10"].value if "valid_ndcg@10" in meta else None
+    old_value = meta.get("current_valid_ndcg@10")
+    old = old_value.value if old_value is not None else None
+    tolerance = home.open().settings.promotion_tolerance
+    passed = should_promote(new, old, tolerance)
+    return dg.AssetCheckResult(passed=passed, metadata={
+        "candidate": new, "current": old, "tolerance": tolerance})
+
+
+@dg.asset(key=["ranking", "ranker_promoted"], deps=[ranker], group_name=TRAINING_GROUP,
+          kinds={"lightgbm"})
+def ranker_promoted(context: dg.AssetExecutionContext, home: HomeResource
+                    ) -> dg.MaterializeResult:
+    """The serving ranker: the candidate, once its check has passed (a failed blocking
+    check stops this step, and the current ranker stays)."""
+    event = context.instance.get_latest_materialization_event(ranker.key)
+    meta = event.asset_materialization.metadata
+    models = home.open().dir("models")
+    if "path" not in meta:
+        kept = models / "ranker" / "current"
+        return dg.MaterializeResult(metadata={
+            "current": str(kept.resolve()) if kept.exists() else "none (fallback scorer)"})
+    link = promote(models, Path(meta["path"].value))
+    return dg.MaterializeResult(metadata={"current": str(link.resolve())})
+
+
+@dg.asset(key=["ranking", "item_index"], deps=[item_embeddings], group_name=TRAINING_GROUP,
+          kinds={"faiss"})
+def item_index(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+    """The content index over every item embedding (exact or HNSW by catalog size)."""
+    from ranking.index import IndexParams, ItemIndex
+
+    data_home = home.open()
+    con = data_home.warehouse()
+    try:
+        table = con.sql("SELECT item_id, embedding FROM item_embeddings ORDER BY item_id").pl()
+    finally:
+        con.close()
+    vectors = np.asarray(table["embedding"].to_list(), dtype=np.float32)
+    params = IndexParams(exact_below=data_home.settings.ann_exact_below)
+    index = ItemIndex.build(table["item_id"].to_list(), vectors, params)
+    path = index.save(data_home.dir("indexes") / "content")
+    context.log.info(f"item index: {len(table):,} items at {path}")
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(table), "path": str(path)})
+
+
+def shard_partitions(shards: int) -> dg.StaticPartitionsDefinition:
+    return dg.StaticPartitionsDefinition([str(n) for n in range(shards)])
+
+
+def _run_dir(data_home: DataHome, as_of: date) -> Path:
+    # Every shard of one scoring pass writes to the same directory: named by what it scored.
+    current = data_home.dir("models") / "ranker" / "current"
+    scorer = current.resolve().name if current.exists() else "fallback"
+    return data_home.dir("feeds") / f"{as_of.isoformat()}-{scorer}"
+
+
+def scoring_assets(shards: int) -> list:
+    partitions = shard_partitions(shards)
+
+    @dg.asset(key=["scoring", "feed_shards"], deps=[ranker_promoted, item_index],
+              partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+              group_name=SCORING_GROUP, kinds={"parquet"}, op_tags=WRITES)
+    def feed_shards(context: dg.AssetExecutionContext, home: HomeResource
+                    ) -> dg.MaterializeResult:
+        """Each user's top-100 feed, one file per shard of users."""
+        from ranking.batch import active_users, score_shard
+        from ranking.index import ItemIndex
+
+        data_home = home.open()
+        model = current_ranker(data_home.dir("models"))
+        index_dir = data_home.dir("indexes") / "content"
+        index = ItemIndex.load(index_dir) if (index_dir / "meta.json").is_file() else None
+        control = data_home.control()
+        try:
+            grants = live_grants(control)
+        finally:
+            control.close()
+        rows = 0
+        with data_home.write_lock(timeout_s=600):
+            con = data_home.warehouse()
+            try:
+                as_of = serving_as_of(con)
+                out_dir = _run_dir(data_home, as_of)
+                for key in context.partition_keys:
+                    shard = int(key)
+                    users = active_users(con, as_of, shard, shards)
+                    ctx = RankContext(con, data_home.settings, as_of, users)
+                    report = score_shard(ctx, shard=shard, out_dir=out_dir, ranker=model,
+                                         index=index, grants=grants, progress=context.log.info)
+                    rows += report.rows
+                    context.log.info(f"shard {shard}: {report.users:,} users, removed "
+                                     f"{report.removed}, failed sources {report.failed_sources}")
+            finally:
+                con.close()
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "dir": str(out_dir)})
+
+    @dg.asset(key=["scoring", "published_feeds"], deps=[feed_shards], group_name=SCORING_GROUP,
+              kinds={"parquet"})
+    def published_feeds(context: dg.AssetExecutionContext, home: HomeResource
+                        ) -> dg.MaterializeResult:
+        """Point feeds/latest at this pass's feeds once every shard is there and valid."""
+        from ranking.publish import publish_run
+
+        data_home = home.open()
+        con = data_home.warehouse()
+        try:
+            as_of = serving_as_of(con)
+        finally:
+            con.close()
+        run_dir = _run_dir(data_home, as_of)
+        link = publish_run(data_home.dir("feeds"), run_dir, expected_parts=shards,
+                           manifest={"as_of": as_of, "scorer": run_dir.name.split("-", 3)[-1],
+                                     "shards": shards})
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        return dg.MaterializeResult(metadata={"dagster/row_count": manifest["rows"],
+                                              "latest": str(link.resolve())})
+
+    return [feed_shards, published_feeds]

@@ -1,0 +1,1 @@
+"""Selectors: turn scored candidates into a page (caps, diversity, exploration slots)."""

@@ -1,0 +1,86 @@
+"""Selection: a feed is not just the top scores.
+
+Greedy, position by position, per user:
+- every `exploration_every`-th slot goes to the best-scored fresh video, if any is left,
+  so new generations reach viewers;
+- otherwise the candidate maximising MMR, lambda * relevance - (1 - lambda) * (highest
+  cosine similarity to what is already on the page), so one topic does not fill the feed;
+- no creator gets more than `per_creator_cap` slots.
+Relevance is the ranker score min-max scaled within the user's pool, so lambda means the same
+for every user. Ties break by item id: the same input gives the same page, batch or online.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+__all__ = ["SelectionParams", "select_feeds"]
+
+FRESH = "fresh"
+
+
+@dataclass(frozen=True)
+class SelectionParams:
+    length: int
+    per_creator_cap: int
+    mmr_lambda: float
+    exploration_every: int
+    pool_factor: int = 3
+
+
+def _select_one(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
+                fresh: np.ndarray, p: SelectionParams) -> list[int]:
+    """Indices into the user's pool (already sorted by score desc, item id asc)."""
+    n = len(scores)
+    span = scores.max() - scores.min()
+    relevance = (scores - scores.min()) / span if span > 0 else np.ones(n)
+    max_sim = np.full(n, -1.0)
+    taken = np.zeros(n, dtype=bool)
+    _, codes = np.unique(creators, return_inverse=True)
+    per_creator = np.zeros(codes.max() + 1 if n else 0, dtype=np.int64)
+    page: list[int] = []
+    while len(page) < min(p.length, n):
+        allowed = ~taken & (per_creator[codes] < p.per_creator_cap)
+        if not allowed.any():
+            break
+        slot = len(page) + 1
+        if slot % p.exploration_every == 0 and (allowed & fresh).any():
+            pick = int(np.flatnonzero(allowed & fresh)[0])  # best-scored fresh video
+        else:
+            diversity = np.where(max_sim > -1.0, max_sim, 0.0)
+            mmr = p.mmr_lambda * relevance - (1 - p.mmr_lambda) * diversity
+            mmr = np.where(allowed, mmr, -np.inf)
+            pick = int(np.argmax(mmr))  # first maximum: the better-scored on ties
+        page.append(pick)
+        taken[pick] = True
+        per_creator[codes[pick]] += 1
+        if vectors.size:
+            max_sim = np.maximum(max_sim, vectors @ vectors[pick])
+    return page
+
+
+def select_feeds(scored: pl.DataFrame, vectors: dict[object, np.ndarray], p: SelectionParams
+                 ) -> pl.DataFrame:
+    """`scored`: user_id, item_id, creator_id, score, source. Returns user_id, position,
+    item_id, score, source (positions from 1)."""
+    pool = scored.sort(["user_id", "score", "item_id"], descending=[False, True, False]).filter(
+        pl.int_range(pl.len()).over("user_id") < p.length * p.pool_factor)
+    out: list[pl.DataFrame] = []
+    for (_user,), group in pool.group_by("user_id", maintain_order=True):
+        items = group["item_id"].to_list()
+        dim = len(next(iter(vectors.values()))) if vectors else 0
+        matrix = np.array([vectors.get(i, np.zeros(dim, dtype=np.float32)) for i in items],
+                          dtype=np.float32).reshape(len(items), dim)
+        fresh = group["source"].str.contains(FRESH).to_numpy()
+        page = _select_one(group["score"].to_numpy(), matrix,
+                           group["creator_id"].cast(pl.String).to_numpy(), fresh, p)
+        out.append(group[page].select("user_id", "item_id", "score", "source").with_columns(
+            pl.int_range(1, len(page) + 1, dtype=pl.Int32).alias("position")))
+    if not out:
+        return pl.DataFrame(schema={"user_id": scored.schema["user_id"], "position": pl.Int32,
+                                    "item_id": scored.schema["item_id"], "score": pl.Float64,
+                                    "source": pl.String})
+    return pl.concat(out).select("user_id", "position", "item_id", "score", "source")
