@@ -22,6 +22,7 @@ from pipelines.assets.features import FEATURE_ASSETS
 from pipelines.assets.ranking import (
     SCORING_GROUP,
     TRAINING_GROUP,
+    collaborative_index,
     item_index,
     ranker,
     ranker_not_worse,
@@ -44,7 +45,7 @@ NIGHTLY_JOB = "nightly"
 SCORE_JOB = "score"
 NIGHTLY_GROUPS = (RAW_GROUP, FEATURES_GROUP, TRAINING_GROUP)
 ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS, *CONTENT_ASSETS, ranker,
-          ranker_promoted, item_index)
+          ranker_promoted, item_index, collaborative_index)
 CHECKS = (engagement_daily_sane, chat_interests_only_for_opted_in, ranker_not_worse)
 WRITES_WAREHOUSE = {"reelrank/writes": "warehouse"}
 

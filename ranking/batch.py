@@ -38,7 +38,7 @@ def active_users(ctx_con, as_of, shard: int, shards: int) -> pl.Series:
         f"AND hash(user_id) % {int(shards)} = {int(shard)} ORDER BY user_id").pl()["user_id"]
 
 
-def score_shard(ctx: RankContext, *, shard: int, out_dir: Path, ranker, index, grants,
+def score_shard(ctx: RankContext, *, shard: int, out_dir: Path, ranker, retrieval, grants,
                 progress: Callable[[str], None] | None = None) -> ShardReport:
     """Rank `ctx.users` in chunks and write `out_dir/part-<shard>.parquet`."""
     say = progress or (lambda _line: None)
@@ -48,7 +48,7 @@ def score_shard(ctx: RankContext, *, shard: int, out_dir: Path, ranker, index, g
     users = ctx.users
     for start in range(0, users.len(), USERS_PER_CHUNK):
         chunk = RankContext(ctx.con, ctx.settings, ctx.as_of, users[start:start + USERS_PER_CHUNK])
-        out: RankOutput = rank_users(chunk, ranker=ranker, index=index, grants=grants)
+        out: RankOutput = rank_users(chunk, ranker=ranker, retrieval=retrieval, grants=grants)
         parts.append(out.feeds)
         for name, n in out.removed.items():
             removed[name] = removed.get(name, 0) + n

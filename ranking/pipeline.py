@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,14 +26,43 @@ from ranking.filters.seen import NAME as SEEN
 from ranking.filters.seen import seen_filter
 from ranking.ranker import TrainedRanker
 from ranking.selectors.feed import SelectionParams, select_feeds
-from ranking.sources import ann, fresh, graph, trending
+from ranking.sources import ann, collaborative, fresh, graph, trending
+from reelrank.errors import ReelrankError
 
 if TYPE_CHECKING:  # the index module pulls in FAISS; only types are needed here
     from ranking.index import ItemIndex
 
-__all__ = ["RankOutput", "fallback_scores", "rank_users"]
+__all__ = ["RankOutput", "Retrieval", "fallback_scores", "rank_users"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The nightly retrieval artifacts; any of them may be missing (its source then
+    proposes nothing, and the feed comes from the others)."""
+
+    content: ItemIndex | None = None
+    collaborative: ItemIndex | None = None
+    collaborative_users: dict[object, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, indexes: Path) -> Retrieval:
+        from ranking.collaborative import load_user_vectors
+        from ranking.index import ItemIndex
+
+        def attempt(directory: Path) -> ItemIndex | None:
+            if not (directory / "meta.json").is_file():
+                return None
+            try:
+                return ItemIndex.load(directory)
+            except ReelrankError as exc:  # a damaged artifact: serve without it
+                log.warning("retrieval index %s unusable: %s", directory, exc)
+                return None
+
+        collab = attempt(indexes / "collaborative")
+        users = load_user_vectors(indexes / "collaborative") if collab is not None else {}
+        return cls(attempt(indexes / "content"), collab, users)
 
 
 @dataclass(frozen=True)
@@ -42,14 +72,19 @@ class RankOutput:
     failed_sources: dict[str, str] = field(default_factory=dict)
 
 
-def _sources(ctx: RankContext, index: ItemIndex | None) -> list[SourceResult]:
+def _sources(ctx: RankContext, retrieval: Retrieval) -> list[SourceResult]:
     plan: list[tuple[str, bool, Callable[[], pl.DataFrame]]] = [
         (graph.NAME, graph.FAIL_OPEN, lambda: graph.graph_candidates(ctx)),
         (trending.NAME, trending.FAIL_OPEN, lambda: trending.trending_candidates(ctx)),
         (fresh.NAME, fresh.FAIL_OPEN, lambda: fresh.fresh_candidates(ctx)),
     ]
-    if index is not None:
-        plan.insert(0, (ann.NAME, ann.FAIL_OPEN, lambda: ann.ann_candidates(ctx, index)))
+    if retrieval.collaborative is not None:
+        plan.insert(0, (collaborative.NAME, collaborative.FAIL_OPEN,
+                        lambda: collaborative.collaborative_candidates(
+                            ctx, retrieval.collaborative, retrieval.collaborative_users)))
+    if retrieval.content is not None:
+        plan.insert(0, (ann.NAME, ann.FAIL_OPEN,
+                        lambda: ann.ann_candidates(ctx, retrieval.content)))
     results = []
     for name, fail_open, run in plan:
         if not fail_open:
@@ -86,11 +121,11 @@ def fallback_scores(rows: pl.DataFrame) -> np.ndarray:
     return (popularity + similarity).to_numpy()
 
 
-def rank_users(ctx: RankContext, *, ranker: TrainedRanker | None, index: ItemIndex | None,
+def rank_users(ctx: RankContext, *, ranker: TrainedRanker | None, retrieval: Retrieval,
                grants: pl.DataFrame) -> RankOutput:
     """Feeds for `ctx.users` as of `ctx.as_of` (`ranker` None: the fallback scorer)."""
     ids = ctx.con.sql("SELECT item_id, creator_id FROM items LIMIT 0").pl().schema
-    results = _sources(ctx, index)
+    results = _sources(ctx, retrieval)
     candidates = _merge(results, ctx.users.dtype, ids["item_id"])
 
     removed: dict[str, int] = {}

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
         default=0.005, ge=0, le=0.1,
         description="a new ranker is promoted unless its validation NDCG@10 is lower than "
         "the current one's by more than this")
+    collaborative_dim: int = Field(default=64, ge=2, le=1024,
+                                   description="rank of the co-engagement factorisation")
+    collaborative_window_days: int = Field(default=28, ge=1, le=365)
     ann_exact_below: int = Field(default=200_000, ge=1,
                                  description="catalogs smaller than this are searched exactly")
     seed: int = Field(default=7, ge=0, description="seed for exploration sampling")

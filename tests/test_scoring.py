@@ -14,8 +14,7 @@ from pipelines.resources import EmbedderResource
 from pipelines.runner import run_nightly
 from ranking.context import RankContext
 from ranking.filters.consent import live_grants
-from ranking.index import ItemIndex
-from ranking.pipeline import rank_users
+from ranking.pipeline import Retrieval, rank_users
 from ranking.publish import latest, publish_run
 from ranking.training import current_ranker
 from reelrank.errors import ReelrankError
@@ -30,6 +29,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> DataHome:
     summary = run_nightly(home, users=500, days=9, seed=5, embedder=FAST)
     assert summary.success, summary.render()
     return home
+
+
+def test_every_source_contributes(home: DataHome) -> None:
+    sources = set(_feeds(home)["source"].str.split(",").explode())
+    assert sources == {"similar", "collaborative", "graph", "trending", "fresh"}
 
 
 def _feeds(home: DataHome) -> pl.DataFrame:
@@ -65,7 +69,7 @@ def test_batch_and_single_user_ranking_give_the_same_page(home: DataHome) -> Non
     try:
         ctx = RankContext(con, home.settings, serving_as_of(con), pl.Series("user_id", [user]))
         single = rank_users(ctx, ranker=current_ranker(home.dir("models")),
-                            index=ItemIndex.load(home.dir("indexes") / "content"),
+                            retrieval=Retrieval.load(home.dir("indexes")),
                             grants=live_grants(control)).feeds
     finally:
         con.close()
@@ -91,8 +95,8 @@ def test_a_revoked_cameo_is_never_ranked(home: DataHome) -> None:
     try:
         ctx = RankContext(con, home.settings, serving_as_of(con),
                           pl.Series("user_id", [victim["user_id"]]))
-        out = rank_users(ctx, ranker=current_ranker(home.dir("models")), index=None,
-                         grants=live_grants(control))
+        out = rank_users(ctx, ranker=current_ranker(home.dir("models")),
+                         retrieval=Retrieval(), grants=live_grants(control))
         assert victim["item_id"] not in out.feeds["item_id"].to_list()
         assert out.removed["cameo_consent"] >= 1
     finally:

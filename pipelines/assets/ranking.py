@@ -10,17 +10,19 @@ import numpy as np
 
 from features.snapshot import serving_as_of
 from pipelines.assets.content import item_embeddings, user_embeddings_asset
+from pipelines.assets.engagement import engagement_daily
 from pipelines.assets.features import FEATURE_ASSETS
 from pipelines.resources import HomeResource
 from ranking.context import RankContext
 from ranking.filters.consent import live_grants
 from ranking.training import current_ranker, promote, should_promote, train_candidate
-from reelrank.errors import NotEnoughHistoryError
+from reelrank.errors import NotEnoughHistoryError, ReelrankError
 from reelrank.home import DataHome
 
 __all__ = [
     "SCORING_GROUP",
     "TRAINING_GROUP",
+    "collaborative_index",
     "item_index",
     "ranker",
     "ranker_not_worse",
@@ -115,6 +117,28 @@ def item_index(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Mate
     return dg.MaterializeResult(metadata={"dagster/row_count": len(table), "path": str(path)})
 
 
+@dg.asset(key=["ranking", "collaborative_index"], deps=[engagement_daily],
+          group_name=TRAINING_GROUP, kinds={"faiss"})
+def collaborative_index(context: dg.AssetExecutionContext, home: HomeResource
+                        ) -> dg.MaterializeResult:
+    """Users and items factorised from recent co-engagement, served through FAISS."""
+    from ranking.collaborative import build_collaborative
+
+    data_home = home.open()
+    with data_home.write_lock(timeout_s=600):
+        con = data_home.warehouse()
+        try:
+            as_of = serving_as_of(con)
+            items = build_collaborative(con, data_home.settings, as_of,
+                                        data_home.dir("indexes") / "collaborative")
+        except ReelrankError as exc:
+            context.log.warning(f"no collaborative index this run: {exc}")
+            return dg.MaterializeResult(metadata={"skipped": str(exc)})
+        finally:
+            con.close()
+    return dg.MaterializeResult(metadata={"dagster/row_count": items})
+
+
 def shard_partitions(shards: int) -> dg.StaticPartitionsDefinition:
     return dg.StaticPartitionsDefinition([str(n) for n in range(shards)])
 
@@ -129,19 +153,19 @@ def _run_dir(data_home: DataHome, as_of: date) -> Path:
 def scoring_assets(shards: int) -> list:
     partitions = shard_partitions(shards)
 
-    @dg.asset(key=["scoring", "feed_shards"], deps=[ranker_promoted, item_index],
+    @dg.asset(key=["scoring", "feed_shards"],
+              deps=[ranker_promoted, item_index, collaborative_index],
               partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
               group_name=SCORING_GROUP, kinds={"parquet"}, op_tags=WRITES)
     def feed_shards(context: dg.AssetExecutionContext, home: HomeResource
                     ) -> dg.MaterializeResult:
         """Each user's top-100 feed, one file per shard of users."""
         from ranking.batch import active_users, score_shard
-        from ranking.index import ItemIndex
+        from ranking.pipeline import Retrieval
 
         data_home = home.open()
         model = current_ranker(data_home.dir("models"))
-        index_dir = data_home.dir("indexes") / "content"
-        index = ItemIndex.load(index_dir) if (index_dir / "meta.json").is_file() else None
+        retrieval = Retrieval.load(data_home.dir("indexes"))
         control = data_home.control()
         try:
             grants = live_grants(control)
@@ -158,7 +182,8 @@ def scoring_assets(shards: int) -> list:
                     users = active_users(con, as_of, shard, shards)
                     ctx = RankContext(con, data_home.settings, as_of, users)
                     report = score_shard(ctx, shard=shard, out_dir=out_dir, ranker=model,
-                                         index=index, grants=grants, progress=context.log.info)
+                                         retrieval=retrieval, grants=grants,
+                                         progress=context.log.info)
                     rows += report.rows
                     context.log.info(f"shard {shard}: {report.users:,} users, removed "
                                      f"{report.removed}, failed sources {report.failed_sources}")
