@@ -109,6 +109,9 @@ def item_index(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Mate
         table = con.sql("SELECT item_id, embedding FROM item_embeddings ORDER BY item_id").pl()
     finally:
         con.close()
+    if table.is_empty():
+        context.log.warning("no item embeddings yet: no content index this run")
+        return dg.MaterializeResult(metadata={"skipped": "no item embeddings"})
     vectors = np.asarray(table["embedding"].to_list(), dtype=np.float32)
     params = IndexParams(exact_below=data_home.settings.ann_exact_below)
     index = ItemIndex.build(table["item_id"].to_list(), vectors, params)

@@ -19,7 +19,7 @@ import polars as pl
 from reelrank.errors import ContractError
 from reelrank.home import DataHome
 from reelrank.ingest import IngestReport, ingest_files
-from reelrank.ingest.coerce import infer_id_type
+from reelrank.ingest.coerce import infer_id_type, seconds_to_ts, timestamp_expr
 
 __all__ = [
     "RATING_COMPLETE_AT",
@@ -80,39 +80,11 @@ class ImportReport:
 
 
 def parse_timestamp(name: str, dtype: pl.DataType) -> pl.Expr:
-    """A timestamp column as UTC microseconds, read the way ingestion reads it: datetimes
-    (naive ones are UTC), dates, numbers as unix seconds, ISO-8601 text. Null where the
-    value is none of those (ingestion then quarantines that record, naming the value)."""
-    col = pl.col(name)
-    if isinstance(dtype, pl.Datetime):
-        cast = col.cast(pl.Datetime("us", dtype.time_zone))
-        return (cast.dt.convert_time_zone("UTC") if dtype.time_zone
-                else cast.dt.replace_time_zone("UTC"))
-    if dtype == pl.Date:
-        return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    if dtype.is_numeric():
-        return seconds_to_ts(col)
-    if dtype != pl.String:
+    """A timestamp column read exactly the way ingestion reads it (see `timestamp_expr`);
+    null where the value is not a time, which ingestion then quarantines by name."""
+    if not (dtype.is_temporal() or dtype.is_numeric() or dtype == pl.String):
         return pl.lit(None, dtype=TS)
-    text = col.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(
-        r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
-    return pl.coalesce(
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC",
-                             time_unit="us"),
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
-        .dt.replace_time_zone("UTC"),
-        text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us")
-        .dt.replace_time_zone("UTC"),
-        text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC"),
-        seconds_to_ts(text.cast(pl.Float64, strict=False)),
-    )
-
-
-def seconds_to_ts(seconds: pl.Expr) -> pl.Expr:
-    """Unix seconds (integer or fractional) as UTC microseconds, rounded, not truncated, so
-    that a float like 1593898068.378 keeps its milliseconds exactly."""
-    return (seconds.cast(pl.Float64) * 1_000_000).round(0).cast(pl.Int64, strict=False).cast(TS)
+    return timestamp_expr(name, dtype)
 
 
 def id_dtype(source: Path, columns: Mapping[str, pl.Series]) -> pl.DataType:

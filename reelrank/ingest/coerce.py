@@ -16,7 +16,9 @@ import polars as pl
 from reelrank.contracts import Field, IdDomain, Kind, TableContract
 from reelrank.errors import ContractError, SchemaMismatchError
 
-__all__ = ["ID_DTYPES", "Coerced", "coerce", "infer_id_type"]
+__all__ = [
+    "ID_DTYPES", "Coerced", "coerce", "infer_id_type", "seconds_to_ts", "timestamp_expr",
+]
 
 ID_DTYPES: Mapping[str, pl.DataType] = {"BIGINT": pl.Int64(), "VARCHAR": pl.String()}
 _REASON = "_reason"
@@ -81,7 +83,16 @@ def _decode_utf8(value: bytes) -> str | None:
         return None
 
 
-def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr:
+def seconds_to_ts(seconds: pl.Expr) -> pl.Expr:
+    """Unix seconds (integer or fractional) as UTC microseconds, rounded rather than
+    truncated, so a float like 1593898068.378 keeps its milliseconds exactly."""
+    return (seconds.cast(pl.Float64) * 1_000_000).round(0).cast(pl.Int64, strict=False).cast(
+        pl.Datetime("us", "UTC"))
+
+
+def timestamp_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column `name` as UTC microseconds: datetimes (naive ones are UTC), dates, numbers as
+    unix seconds, ISO-8601 text. Null where the value is none of those."""
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
         cast = col.cast(pl.Datetime("us", dtype.time_zone))
@@ -91,8 +102,7 @@ def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr:
         return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     if dtype.is_integer() or dtype.is_float():
         # Numeric timestamps are unix seconds (the convention of the logs we import).
-        return (col.cast(pl.Float64) * 1_000_000).cast(pl.Int64, strict=False).cast(
-            pl.Datetime("us", "UTC"))
+        return seconds_to_ts(col)
     text = col.cast(pl.String).str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(
         r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
     return pl.coalesce(
@@ -104,8 +114,7 @@ def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr:
         .dt.replace_time_zone("UTC"),
         text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
         .dt.replace_time_zone("UTC"),
-        text.cast(pl.Float64, strict=False).mul(1_000_000).cast(pl.Int64, strict=False)
-        .cast(pl.Datetime("us", "UTC")),
+        seconds_to_ts(text.cast(pl.Float64, strict=False)),
     )
 
 
@@ -181,7 +190,7 @@ def _value(f: Field, dtype: pl.DataType, id_types: Mapping[IdDomain, str], sourc
         case Kind.ID_LIST:
             return _id_list(f, dtype, id_types[f.domain]), None, "a list of ids"
         case Kind.TIMESTAMP:
-            return _timestamp(f.name, dtype), None, "a timestamp"
+            return timestamp_expr(f.name, dtype), None, "a timestamp"
         case Kind.TEXT:
             value, bad = _as_text(f.name, dtype)
             return value, bad, "text"
