@@ -20,7 +20,7 @@ SIMULATE = """
 import json
 from pathlib import Path
 from reelrank.simulate import simulate
-s = simulate(Path({out!r}), users={users}, days={days}, seed={seed})
+s = simulate(Path({out!r}), users={users}, days={days}, seed={seed}, overwrite=True)
 print(json.dumps({{"rows": sum(s.counts.values()), "events": s.counts["events"]}}))
 """
 
