@@ -142,15 +142,19 @@ def _pool(con: duckdb.DuckDBPyConnection, users: pl.Series, as_of: date) -> pl.D
 
 
 def _pool_features(con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings) -> None:
-    """Item popularity and regional tables as of `as_of`, for drawing the pool."""
+    """Item popularity and regional tables as of `as_of`, for drawing the pool: temporary
+    tables of this connection, so evaluation never touches the serving snapshot."""
     params = SnapshotParams(settings.feature_windows_days, settings.pair_windows_days,
                             settings.engagement_half_life_days, settings.rate_prior_strength,
                             settings.home_region_window_days,
                             settings.regional_popularity_window_days, POOL_PER_SOURCE)
     for name, table in (("item", "features_item_pool"), ("home_region", "features_home_pool"),
                         ("regional_popularity", "features_regional_pool")):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-        feature_relation(con, name, as_of, params).to_table(table)
+        con.register("_pool_source", feature_relation(con, name, as_of, params))
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _pool_source")
+        finally:
+            con.unregister("_pool_source")
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, *, world: Path | None = None,
