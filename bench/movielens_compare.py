@@ -58,7 +58,7 @@ def metrics(top: pl.DataFrame, test: pl.DataFrame) -> dict[str, float]:
             "recall@10": float((table["h"] / table["rel"]).mean())}
 
 
-def implicit_top(model, train: pl.DataFrame) -> pl.DataFrame:  # noqa: ANN001
+def implicit_top(model, train: pl.DataFrame) -> pl.DataFrame:
     from scipy.sparse import csr_matrix
 
     users = train["user_id"].unique().sort()
