@@ -98,6 +98,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/movielens-100k"))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the engine's data home here (default: a temporary one)")
     args = parser.parse_args()
     from implicit.als import AlternatingLeastSquares
     from implicit.bpr import BayesianPersonalizedRanking
@@ -115,8 +117,12 @@ def main() -> None:
         factors=64, regularization=0.05, iterations=20, random_state=args.seed), train), test)
     results["implicit_bpr"] = metrics(implicit_top(BayesianPersonalizedRanking(
         factors=64, iterations=100, random_state=args.seed), train), test)
-    with tempfile.TemporaryDirectory() as work:
-        results["reelrank"] = metrics(engine_top(train, items, Path(work)), test)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        results["reelrank"] = metrics(engine_top(train, items, args.workdir), test)
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            results["reelrank"] = metrics(engine_top(train, items, Path(work)), test)
     print(json.dumps(results, indent=2))
     print("\n| model | NDCG@10 | Recall@10 |\n| --- | --- | --- |")
     for name, m in results.items():

@@ -145,7 +145,7 @@ def rank_users(ctx: RankContext, *, ranker: TrainedRanker | None, retrieval: Ret
         pl.Series("score", ranker.score(rows) if ranker is not None else fallback_scores(rows))
     ).join(
         candidates.select("user_id", "item_id", "source"), on=["user_id", "item_id"]).join(
-        ctx.con.sql("SELECT item_id, creator_id FROM items").pl(), on="item_id")
+        _cap_keys(ctx), on="item_id")
 
     s = ctx.settings
     params = SelectionParams(s.feed_length, s.per_creator_cap, s.mmr_lambda,
@@ -153,6 +153,15 @@ def rank_users(ctx: RankContext, *, ranker: TrainedRanker | None, retrieval: Ret
     feeds = select_feeds(scored, _vectors(ctx, scored), params)
     failed = {r.name: r.failed for r in results if r.failed is not None}
     return RankOutput(feeds, removed, failed)
+
+
+def _cap_keys(ctx: RankContext) -> pl.DataFrame:
+    """item_id -> what the per-creator cap counts: the creator, except for the stand-in
+    creator of an imported log without creators, where each item counts as its own."""
+    return ctx.con.sql(
+        "SELECT item_id, CASE WHEN CAST(creator_id AS VARCHAR) IN "
+        "(SELECT user_id FROM stand_in_creators) THEN 'item:' || CAST(item_id AS VARCHAR) "
+        "ELSE CAST(creator_id AS VARCHAR) END AS creator_id FROM items").pl()
 
 
 def _vectors(ctx: RankContext, scored: pl.DataFrame) -> dict[object, np.ndarray]:

@@ -116,7 +116,10 @@ class Settings(BaseSettings):
         "the current one's by more than this")
     collaborative_dim: int = Field(default=64, ge=2, le=1024,
                                    description="rank of the co-engagement factorisation")
-    collaborative_window_days: int = Field(default=28, ge=1, le=365)
+    collaborative_window_days: int = Field(
+        default=365, ge=1, le=3650,
+        description="days of engagement factorised; long, because co-engagement taste is "
+        "stable and a short window leaves occasional users without a vector")
     ann_exact_below: int = Field(default=200_000, ge=1,
                                  description="catalogs smaller than this are searched exactly")
     seed: int = Field(default=7, ge=0, description="seed for exploration sampling")

@@ -367,3 +367,22 @@ def test_reimport_loads_nothing_new(home: DataHome, run) -> None:
         assert sorted(p.name for p in report.staging.iterdir()) == sorted(
             f"{t}.parquet" for t in report.written)
     assert not any(home.dir("landing").iterdir())
+
+
+def test_the_stand_in_creator_is_recorded_so_ranking_does_not_cap_it(home, tmp_path) -> None:
+    """A log without creators gets one nominal creator; the per-creator cap must not treat
+    the whole catalog as one creator's videos."""
+    import polars as pl
+
+    from reelrank.importers import import_interactions
+
+    log = tmp_path / "log.csv"
+    pl.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10],
+                  "timestamp": [1_600_000_000, 1_600_000_100, 1_600_000_200]}).write_csv(log)
+    report = import_interactions(home, log)
+    con = home.warehouse()
+    try:
+        rows = con.execute("SELECT user_id FROM stand_in_creators").fetchall()
+    finally:
+        con.close()
+    assert rows == [(str(report.system_user),)]

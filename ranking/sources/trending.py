@@ -13,8 +13,9 @@ FAIL_OPEN = False
 
 
 def trending_candidates(ctx: RankContext) -> pl.DataFrame:
-    """Top regional items for each user's home region; users whose region is unknown (or
-    too quiet to have a list) get the global list, computed over all regions."""
+    """Top regional items for each user's home region. Users whose region is unknown, or
+    too quiet to have a list (every user, in a log without IPs), get the global list: the
+    items with the most decayed engagement lately, from the item features."""
     k = int(ctx.settings.candidates_per_source)
     return ctx.query(f"""
         WITH home AS (
@@ -23,8 +24,9 @@ def trending_candidates(ctx: RankContext) -> pl.DataFrame:
         regional AS (SELECT region, item_id, score FROM features_regional_popularity
                      WHERE rank <= {k}),
         global_top AS (
-            SELECT item_id, sum(score) AS score FROM features_regional_popularity
-            GROUP BY item_id ORDER BY score DESC, item_id LIMIT {k}),
+            SELECT item_id, item_engagement_decayed AS score FROM features_item
+            WHERE item_engagement_decayed > 0
+            ORDER BY score DESC, item_id LIMIT {k}),
         picked AS (
             SELECT h.user_id, r.item_id, r.score FROM home h
             JOIN regional r ON r.region = h.region

@@ -234,6 +234,16 @@ def stage_and_ingest(
     for note in notes:
         say(f"import {layout}: {note}")
     report = ingest_files(home, plan, now=now, progress=progress)
+    if system_user is not None:
+        # Ranking must know this "creator" made everything only nominally: a per-creator
+        # cap on it would cap the whole catalog.
+        with home.write_lock(timeout_s=600):
+            con = home.warehouse()
+            try:
+                con.execute("INSERT INTO stand_in_creators VALUES (?) ON CONFLICT DO NOTHING",
+                            [str(system_user)])
+            finally:
+                con.close()
     return ImportReport(layout=layout, staging=staging, interactions=interactions,
                         written=written, ingest=report, system_user=system_user,
                         notes=tuple(notes))

@@ -53,6 +53,12 @@ WAREHOUSE_MIGRATIONS: tuple[Migration, ...] = (
         description="days whose events changed since their daily rollup",
         statements=("CREATE TABLE dirty_days (day DATE PRIMARY KEY)",),
     ),
+    Migration(
+        version=3,
+        description="stand-in creators of imported logs that have no creators",
+        # Text, whatever the home's user id type: a handful of rows, compared as text.
+        statements=("CREATE TABLE stand_in_creators (user_id VARCHAR PRIMARY KEY)",),
+    ),
 )
 
 
