@@ -154,18 +154,26 @@ def feature_columns(entity: Entity, windows: Sequence[int]) -> list[str]:
     return cols
 
 
-def _rows(entity: Entity, where: str) -> str:
-    """Rollup rows summed per (entity keys, day): the point-in-time join then touches few
-    rows per key."""
+def _keyed(entity: Entity, where: str) -> tuple[str, str]:
+    """(key columns, FROM ... WHERE ...) of the rollup rows that count for `entity`: pairs
+    with items reach creator and topic through the items table; rows with no topic or no
+    known region cannot count toward a topic or a region."""
     keys = ", ".join(f"i.{k}" if k in ("creator_id", "topic") else f"d.{k}" for k in entity.keys)
     join = "JOIN items i ON i.item_id = d.item_id" if entity.needs_items else ""
     if "topic" in entity.keys:
         where += " AND i.topic IS NOT NULL"
     if "region" in entity.keys:
         where += " AND d.region <> 'unknown'"
+    return keys, f"FROM engagement_daily d {join} WHERE {where}"
+
+
+def _rows(entity: Entity, where: str) -> str:
+    """Rollup rows summed per (entity keys, day): the point-in-time join then touches few
+    rows per key."""
+    keys, source = _keyed(entity, where)
     sums = ", ".join(f"sum(d.{col})::DOUBLE AS {col}" for col, _ in ACTIONS)
     return (f"SELECT {keys}, d.day, {sums}, sum(d.watch_ms)::DOUBLE / 1000 AS watch_s "
-            f"FROM engagement_daily d {join} WHERE {where} GROUP BY ALL")
+            f"{source} GROUP BY ALL")
 
 
 def _points(alias: str) -> str:
@@ -200,17 +208,10 @@ def _snapshot_grouped(entity: Entity, windows: Sequence[int], as_of: date,
     day = f"DATE '{as_of.isoformat()}'"
     where = f"d.day < {day} AND d.day >= {day} - {int(max(windows))}"
     if _per_pair(entity):
-        keys = ", ".join(f"i.{k}" if k in ("creator_id", "topic") else f"d.{k}"
-                         for k in entity.keys)
-        join = "JOIN items i ON i.item_id = d.item_id" if entity.needs_items else ""
-        if "topic" in entity.keys:
-            where += " AND i.topic IS NOT NULL"
-        if "region" in entity.keys:
-            where += " AND d.region <> 'unknown'"
+        keys, source = _keyed(entity, where)
         # DOUBLE before summing: DuckDB sums integers into 128-bit integers, more slowly.
         measures = ", ".join(f"d.{col}::DOUBLE AS {col}" for col, _ in ACTIONS)
-        rows = (f"SELECT {keys}, d.day, {measures}, d.watch_ms / 1000.0 AS watch_s "
-                f"FROM engagement_daily d {join} WHERE {where}")
+        rows = f"SELECT {keys}, d.day, {measures}, d.watch_ms / 1000.0 AS watch_s {source}"
     else:
         rows = _rows(entity, where)
     aggs = _aggregates(entity, windows, day, half_life_days)

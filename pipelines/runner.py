@@ -64,14 +64,10 @@ class RunSummary:
 
 
 def _is_empty(home: DataHome) -> bool:
-    with home.write_lock(timeout_s=60):
-        con = home.warehouse()
-    try:
+    with home.writing(timeout_s=60) as con:
         return not con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
         ).fetchall()[0][0]
-    finally:
-        con.close()
 
 
 def seed_default_world(home: DataHome, users: int, days: int, seed: int, say: Say) -> Path:
@@ -97,16 +93,12 @@ def seed_default_world(home: DataHome, users: int, days: int, seed: int, say: Sa
 
 
 def _rows(home: DataHome) -> tuple[dict[str, int], int]:
-    with home.write_lock(timeout_s=60):
-        con = home.warehouse()
-    try:
+    with home.writing(timeout_s=60) as con:
         tables = {r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()}
         rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
                 for t in INGEST_ORDER if t in tables}
         quarantined = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
-    finally:
-        con.close()
     return rows, int(quarantined)
 
 

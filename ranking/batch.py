@@ -54,9 +54,12 @@ def score_shard(ctx: RankContext, *, shard: int, out_dir: Path, ranker, retrieva
             removed[name] = removed.get(name, 0) + n
         failed.update(out.failed_sources)
         say(f"shard {shard}: {min(start + USERS_PER_CHUNK, users.len()):,}/{users.len():,} users")
-    feeds = (pl.concat(parts) if parts else pl.DataFrame()).select(FEED_COLUMNS) if parts else (
-        pl.DataFrame(schema={"user_id": users.dtype, "position": pl.Int32,
-                             "item_id": pl.String, "score": pl.Float64, "source": pl.String}))
+    if parts:
+        feeds = pl.concat(parts).select(FEED_COLUMNS)
+    else:  # a shard with no users still writes its (empty) part, so publishing can count it
+        feeds = pl.DataFrame(schema={"user_id": users.dtype, "position": pl.Int32,
+                                     "item_id": pl.String, "score": pl.Float64,
+                                     "source": pl.String})
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"part-{shard:04d}.parquet"
     tmp = path.with_suffix(".parquet.tmp")

@@ -182,20 +182,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if world is None:
         worlds = [p for p in home.dir("worlds").iterdir() if (p / "truth").is_dir()]
         world = worlds[0] if len(worlds) == 1 else None
-    with home.write_lock(timeout_s=600):
-        con = home.warehouse()
-        try:
-            missing = {"engagement_daily", "item_embeddings", "features_item"} - {
-                r[0] for r in con.execute(
-                    "SELECT table_name FROM information_schema.tables").fetchall()}
-            if missing:
-                raise ReelrankError(
-                    f"{home.root} has no features yet ({', '.join(sorted(missing))} missing); "
-                    f"run `reelrank run --home {home.root}` first")
-            report = evaluate(con, home.settings, world=world, test_days=args.test_days,
-                              valid_days=args.valid_days, progress=_say)
-        finally:
-            con.close()
+    with home.writing(timeout_s=600) as con:
+        missing = {"engagement_daily", "item_embeddings", "features_item"} - {
+            r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables").fetchall()}
+        if missing:
+            raise ReelrankError(
+                f"{home.root} has no features yet ({', '.join(sorted(missing))} missing); "
+                f"run `reelrank run --home {home.root}` first")
+        report = evaluate(con, home.settings, world=world, test_days=args.test_days,
+                          valid_days=args.valid_days, progress=_say)
     if args.json:
         print(json.dumps(report.as_json()))
         return 0
@@ -214,15 +210,11 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
     from reelrank.home import DataHome
 
     home = DataHome.open(args.home)
-    with home.write_lock(timeout_s=60):
-        con = home.warehouse()
-    try:
+    with home.writing(timeout_s=60) as con:
         rows = con.execute(
             "SELECT table_name, source, record_no, reason, record FROM quarantine "
             "ORDER BY quarantined_at DESC, source, record_no LIMIT ?", [args.limit]).fetchall()
         total = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
-    finally:
-        con.close()
     if args.json:
         print(json.dumps({"total": total, "rows": [
             dict(zip(("table", "source", "record_no", "reason", "record"), r)) for r in rows]}))

@@ -93,6 +93,16 @@ class DataHome:
         return open_control(self.control_path)
 
     @contextmanager
+    def writing(self, timeout_s: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The write lock and an open warehouse connection, closed on the way out."""
+        with self.write_lock(timeout_s=timeout_s):
+            con = self.warehouse()
+            try:
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
     def write_lock(self, timeout_s: float = 0.0) -> Iterator[None]:
         """Exclusive right to write the warehouse, across processes.
 

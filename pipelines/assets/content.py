@@ -20,12 +20,8 @@ def item_embeddings(context: dg.AssetExecutionContext, home: HomeResource,
     """Caption/prompt embeddings; only texts not already cached (by hash) are embedded."""
     data_home = home.open()
     model = embedder.get(data_home)
-    with data_home.write_lock(timeout_s=600):
-        con = data_home.warehouse()
-        try:
-            report = embed_items(con, model, progress=context.log.info)
-        finally:
-            con.close()
+    with data_home.writing(timeout_s=600) as con:
+        report = embed_items(con, model, progress=context.log.info)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": report.items, "newly_embedded": report.embedded,
         "model": report.model_id})
@@ -46,13 +42,9 @@ def chat_interests(context: dg.AssetExecutionContext, home: HomeResource,
     finally:
         control.close()
     model = embedder.get(data_home)
-    with data_home.write_lock(timeout_s=600):
-        con = data_home.warehouse()
-        try:
-            purged = purge_opted_out(con, opted_in)
-            report = build_chat_interests(con, model, opted_in, progress=context.log.info)
-        finally:
-            con.close()
+    with data_home.writing(timeout_s=600) as con:
+        purged = purge_opted_out(con, opted_in)
+        report = build_chat_interests(con, model, opted_in, progress=context.log.info)
     context.log.info(f"purged chat-derived rows of opted-out users: {purged.deleted}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": report.users, "opted_in": len(opted_in),
@@ -90,15 +82,11 @@ def user_embeddings_asset(context: dg.AssetExecutionContext, home: HomeResource,
     data_home = home.open()
     settings = data_home.settings
     dim = embedder.get(data_home).dim
-    with data_home.write_lock(timeout_s=600):
-        con = data_home.warehouse()
-        try:
-            as_of = serving_as_of(con)
-            report = None if as_of is None else user_embeddings(
-                con, as_of, settings.user_embedding_half_life_days,
-                settings.chat_interest_weight, dim)
-        finally:
-            con.close()
+    with data_home.writing(timeout_s=600) as con:
+        as_of = serving_as_of(con)
+        report = None if as_of is None else user_embeddings(
+            con, as_of, settings.user_embedding_half_life_days,
+            settings.chat_interest_weight, dim)
     context.log.info(f"user embeddings as of {as_of}: {report}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": report.users if report else 0,

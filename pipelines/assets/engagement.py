@@ -25,16 +25,12 @@ def engagement_daily(context: dg.AssetExecutionContext, home: HomeResource
     data_home = home.open()
     days = [day_of(k) for k in context.partition_keys]
     written = 0
-    with data_home.write_lock(timeout_s=600):
-        con = data_home.warehouse()
-        try:
-            con.execute("BEGIN")
-            written = rollup_days(con, days)
-            con.executemany("DELETE FROM dirty_days WHERE day = ?", [[d] for d in days])
-            con.execute("COMMIT")
-            context.log.info(f"rolled up {len(days)} days ({written:,} rows)")
-        finally:
-            con.close()
+    with data_home.writing(timeout_s=600) as con:
+        con.execute("BEGIN")
+        written = rollup_days(con, days)
+        con.executemany("DELETE FROM dirty_days WHERE day = ?", [[d] for d in days])
+        con.execute("COMMIT")
+        context.log.info(f"rolled up {len(days)} days ({written:,} rows)")
     return dg.MaterializeResult(metadata={"dagster/row_count": written, "days": len(days)})
 
 

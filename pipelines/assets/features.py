@@ -78,16 +78,12 @@ def _feature_asset(name: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, home: HomeResource):
         data_home = home.open()
-        with data_home.write_lock(timeout_s=600):
-            con = data_home.warehouse()
-            try:
-                as_of = serving_as_of(con)
-                rows = 0 if as_of is None else build_table(
-                    con, name, as_of, snapshot_params(data_home.settings))
-                preview = (con.sql(f"SELECT * FROM {SNAPSHOT_TABLES[name]} LIMIT 5").pl()
-                           if as_of is not None else None)
-            finally:
-                con.close()
+        with data_home.writing(timeout_s=600) as con:
+            as_of = serving_as_of(con)
+            rows = 0 if as_of is None else build_table(
+                con, name, as_of, snapshot_params(data_home.settings))
+            preview = (con.sql(f"SELECT * FROM {SNAPSHOT_TABLES[name]} LIMIT 5").pl()
+                       if as_of is not None else None)
         context.log.info(f"features/{name}: {rows:,} rows as of {as_of}")
         yield dg.MaterializeResult(metadata={
             "dagster/row_count": rows, "as_of": str(as_of),

@@ -41,8 +41,7 @@ WRITES = {"reelrank/writes": "warehouse"}
 def ranker(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
     """A candidate LambdaMART ranker trained on the newest days (not yet promoted)."""
     data_home = home.open()
-    with data_home.write_lock(timeout_s=600):
-        con = data_home.warehouse()
+    with data_home.writing(timeout_s=600) as con:
         try:
             as_of = serving_as_of(con)
             candidate = train_candidate(con, data_home.settings, data_home.dir("models"), as_of)
@@ -51,8 +50,6 @@ def ranker(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Material
             # scorer) rather than a failed night.
             context.log.warning(f"no candidate ranker: {exc}")
             return dg.MaterializeResult(metadata={"skipped": str(exc)})
-        finally:
-            con.close()
     context.log.info(f"candidate ranker {candidate.path.name}: valid NDCG@10 "
                      f"{candidate.ndcg:.4f} (current: {candidate.current_ndcg})")
     return dg.MaterializeResult(metadata={
@@ -128,8 +125,7 @@ def collaborative_index(context: dg.AssetExecutionContext, home: HomeResource
     from ranking.collaborative import build_collaborative
 
     data_home = home.open()
-    with data_home.write_lock(timeout_s=600):
-        con = data_home.warehouse()
+    with data_home.writing(timeout_s=600) as con:
         try:
             as_of = serving_as_of(con)
             items = build_collaborative(con, data_home.settings, as_of,
@@ -137,8 +133,6 @@ def collaborative_index(context: dg.AssetExecutionContext, home: HomeResource
         except ReelrankError as exc:
             context.log.warning(f"no collaborative index this run: {exc}")
             return dg.MaterializeResult(metadata={"skipped": str(exc)})
-        finally:
-            con.close()
     return dg.MaterializeResult(metadata={"dagster/row_count": items})
 
 
@@ -175,23 +169,19 @@ def scoring_assets(shards: int) -> list:
         finally:
             control.close()
         rows = 0
-        with data_home.write_lock(timeout_s=600):
-            con = data_home.warehouse()
-            try:
-                as_of = serving_as_of(con)
-                out_dir = _run_dir(data_home, as_of)
-                for key in context.partition_keys:
-                    shard = int(key)
-                    users = active_users(con, as_of, shard, shards)
-                    ctx = RankContext(con, data_home.settings, as_of, users)
-                    report = score_shard(ctx, shard=shard, out_dir=out_dir, ranker=model,
-                                         retrieval=retrieval, grants=grants,
-                                         progress=context.log.info)
-                    rows += report.rows
-                    context.log.info(f"shard {shard}: {report.users:,} users, removed "
-                                     f"{report.removed}, failed sources {report.failed_sources}")
-            finally:
-                con.close()
+        with data_home.writing(timeout_s=600) as con:
+            as_of = serving_as_of(con)
+            out_dir = _run_dir(data_home, as_of)
+            for key in context.partition_keys:
+                shard = int(key)
+                users = active_users(con, as_of, shard, shards)
+                ctx = RankContext(con, data_home.settings, as_of, users)
+                report = score_shard(ctx, shard=shard, out_dir=out_dir, ranker=model,
+                                     retrieval=retrieval, grants=grants,
+                                     progress=context.log.info)
+                rows += report.rows
+                context.log.info(f"shard {shard}: {report.users:,} users, removed "
+                                 f"{report.removed}, failed sources {report.failed_sources}")
         return dg.MaterializeResult(metadata={"dagster/row_count": rows, "dir": str(out_dir)})
 
     @dg.asset(key=["scoring", "published_feeds"], deps=[feed_shards], group_name=SCORING_GROUP,

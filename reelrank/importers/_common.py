@@ -237,13 +237,9 @@ def stage_and_ingest(
     if system_user is not None:
         # Ranking must know this "creator" made everything only nominally: a per-creator
         # cap on it would cap the whole catalog.
-        with home.write_lock(timeout_s=600):
-            con = home.warehouse()
-            try:
-                con.execute("INSERT INTO stand_in_creators VALUES (?) ON CONFLICT DO NOTHING",
-                            [str(system_user)])
-            finally:
-                con.close()
+        with home.writing(timeout_s=600) as con:
+            con.execute("INSERT INTO stand_in_creators VALUES (?) ON CONFLICT DO NOTHING",
+                        [str(system_user)])
     return ImportReport(layout=layout, staging=staging, interactions=interactions,
                         written=written, ingest=report, system_user=system_user,
                         notes=tuple(notes))
