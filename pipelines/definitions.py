@@ -28,6 +28,7 @@ from pipelines.assets.ranking import (
     ranker_not_worse,
     ranker_promoted,
     scoring_assets,
+    serving_snapshot,
 )
 from pipelines.assets.raw import RAW_GROUP, raw_inputs
 from pipelines.planning import run_plan
@@ -100,7 +101,7 @@ def build_definitions(home_path: str | os.PathLike[str] | None = None,
         return dg.RunRequest(run_key=context.dagster_run.run_id, tags=score_tags(shards))
 
     return dg.Definitions(
-        assets=[*ASSETS, *scoring],
+        assets=[*ASSETS, serving_snapshot, *scoring],
         asset_checks=list(CHECKS),
         jobs=[ingest, features, nightly, score],
         sensors=[score_after_nightly],

@@ -1,49 +1,35 @@
-"""What every pipeline component receives: the query (who, as of when) and the context
-(the warehouse connection, settings, and a seeded random generator)."""
+"""What every ranking component receives: one user's query (who, under which policy, with
+which taste vector) and the serving snapshot; and what a source returns."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-import duckdb
-import polars as pl
+import numpy as np
 
-from reelrank.settings import Settings
+from ranking.policy import UserPolicy
 
-__all__ = ["CANDIDATE_SCHEMA", "RankContext", "SourceResult"]
-
-# Every source returns exactly these columns.
-CANDIDATE_SCHEMA = ("user_id", "item_id", "source", "source_score")
+__all__ = ["Candidates", "UserQuery"]
 
 
 @dataclass(frozen=True)
-class RankContext:
-    """`as_of`: the feature date (features use days before it); `users`: who to rank."""
+class UserQuery:
+    """`row`: the user's row in the snapshot (-1: unknown to it); `vector`: the taste vector
+    the policy allows (None: none, or not allowed, e.g. built from chat after an opt-out)."""
 
-    con: duckdb.DuckDBPyConnection
-    settings: Settings
-    as_of: date
-    users: pl.Series
-
-    @property
-    def day(self) -> str:
-        """`as_of` as a SQL date literal (from a `date`, never from user text)."""
-        return f"DATE '{self.as_of.isoformat()}'"
-
-    def query(self, sql: str) -> pl.DataFrame:
-        """Run `sql` with the users to rank visible as the table `_users(user_id)`."""
-        self.con.register("_users", pl.DataFrame({"user_id": self.users}))
-        try:
-            return self.con.sql(sql).pl()
-        finally:
-            self.con.unregister("_users")
+    user_id: object
+    row: int
+    policy: UserPolicy
+    vector: np.ndarray | None
 
 
 @dataclass(frozen=True)
-class SourceResult:
-    """A source's candidates, or the reason it failed open (then `frame` is empty)."""
+class Candidates:
+    """Item rows of the snapshot, each with the proposing source's score."""
 
-    name: str
-    frame: pl.DataFrame
-    failed: str | None = None
+    rows: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Candidates:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))

@@ -240,6 +240,21 @@ class ItemIndex:
             scores[row, :len(ids[-1])] = row_scores[:keep]
         return ids, scores
 
+    def search_positions(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The serving fast path: (positions into `ids`, -1 where none; scores) for float32
+        unit queries, without per-id Python objects. Same search and efSearch as `search`."""
+        fetch = min(int(k), self.count)
+        if fetch == 0 or len(queries) == 0:
+            return (np.full((len(queries), 0), -1, dtype=np.int64),
+                    np.zeros((len(queries), 0), dtype=np.float32))
+        matrix = np.ascontiguousarray(queries, dtype=np.float32)
+        if self._kind == "hnsw":
+            scores, labels = self._index.search(matrix, fetch, params=(
+                faiss.SearchParametersHNSW(efSearch=max(self._params.ef_search, fetch))))
+        else:
+            scores, labels = self._index.search(matrix, fetch)
+        return labels, scores
+
     def save(self, directory: Path | str) -> Path:
         """Write the index to `directory`, replacing a previous index there. A reader sees
         the old index, none (a clear error), or the new one; never a mix of files."""

@@ -1,175 +1,189 @@
 """Rank users: the one code path the nightly batch scorer and the online API both run.
 
-Read top to bottom: candidate sources -> filters (cheapest first) -> scorer -> selector.
-Adding a filter is one new module and one line in FILTERS.
+Read top to bottom: queries (the live policy decides which signals may be used) ->
+candidate sources -> policy filters (cheapest first) -> scorer -> selector. Everything reads
+the in-memory serving snapshot and the live control-store state passed in; nothing here
+touches the warehouse, so one user takes milliseconds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from ranking.context import CANDIDATE_SCHEMA, RankContext, SourceResult
-from ranking.dataset import candidate_rows
-from ranking.filters import FilterResult
-from ranking.filters.consent import NAME as CONSENT
-from ranking.filters.consent import consent_filter
-from ranking.filters.safety import NAME as SAFETY
-from ranking.filters.safety import safety_filter
-from ranking.filters.seen import NAME as SEEN
-from ranking.filters.seen import seen_filter
+from ranking.context import Candidates, UserQuery
+from ranking.policy import LiveState, UserPolicy, servable
 from ranking.ranker import TrainedRanker
-from ranking.selectors.feed import SelectionParams, select_feeds
+from ranking.selectors.feed import SelectionParams, select_page
+from ranking.serving.features import FeatureAssembler
+from ranking.serving.snapshot import ServingSnapshot
 from ranking.sources import ann, collaborative, fresh, graph, trending
-from reelrank.errors import ReelrankError
+from reelrank.settings import Settings
 
-if TYPE_CHECKING:  # the index module pulls in FAISS; only types are needed here
-    from ranking.index import ItemIndex
-
-__all__ = ["RankOutput", "Retrieval", "fallback_scores", "rank_users"]
+__all__ = ["FALLBACK_FEATURES", "SOURCES", "Engine", "Page", "RankOutput"]
 
 log = logging.getLogger(__name__)
 
+SOURCES = (ann, collaborative, graph, trending, fresh)
+# Source bitmask -> provenance label ("graph,trending"): names sorted, as stored in feeds.
+_LABELS = [",".join(sorted(m.NAME for b, m in enumerate(SOURCES) if mask >> b & 1))
+           for mask in range(1 << len(SOURCES))]
+_FRESH_BIT = 1 << SOURCES.index(fresh)
+FALLBACK_FEATURES = ("item_engagement_decayed", "content_similarity")
+
 
 @dataclass(frozen=True)
-class Retrieval:
-    """The nightly retrieval artifacts; any of them may be missing (its source then
-    proposes nothing, and the feed comes from the others)."""
+class Page:
+    """One user's ranked page, best first."""
 
-    content: ItemIndex | None = None
-    collaborative: ItemIndex | None = None
-    collaborative_users: dict[object, np.ndarray] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, indexes: Path) -> Retrieval:
-        from ranking.collaborative import load_user_vectors
-        from ranking.index import ItemIndex
-
-        def attempt(directory: Path) -> ItemIndex | None:
-            if not (directory / "meta.json").is_file():
-                return None
-            try:
-                return ItemIndex.load(directory)
-            except ReelrankError as exc:  # a damaged artifact: serve without it
-                log.warning("retrieval index %s unusable: %s", directory, exc)
-                return None
-
-        collab = attempt(indexes / "collaborative")
-        users = load_user_vectors(indexes / "collaborative") if collab is not None else {}
-        return cls(attempt(indexes / "content"), collab, users)
+    user_id: object
+    item_ids: list[object]
+    scores: np.ndarray
+    sources: list[str]
+    personalized: bool = True
 
 
 @dataclass(frozen=True)
 class RankOutput:
-    feeds: pl.DataFrame                  # user_id, position, item_id, score, source
+    pages: list[Page]
     removed: dict[str, int]              # filter name -> candidates removed
     failed_sources: dict[str, str] = field(default_factory=dict)
 
-
-def _sources(ctx: RankContext, retrieval: Retrieval) -> list[SourceResult]:
-    plan: list[tuple[str, bool, Callable[[], pl.DataFrame]]] = [
-        (graph.NAME, graph.FAIL_OPEN, lambda: graph.graph_candidates(ctx)),
-        (trending.NAME, trending.FAIL_OPEN, lambda: trending.trending_candidates(ctx)),
-        (fresh.NAME, fresh.FAIL_OPEN, lambda: fresh.fresh_candidates(ctx)),
-    ]
-    if retrieval.collaborative is not None:
-        plan.insert(0, (collaborative.NAME, collaborative.FAIL_OPEN,
-                        lambda: collaborative.collaborative_candidates(
-                            ctx, retrieval.collaborative, retrieval.collaborative_users)))
-    if retrieval.content is not None:
-        plan.insert(0, (ann.NAME, ann.FAIL_OPEN,
-                        lambda: ann.ann_candidates(ctx, retrieval.content)))
-    results = []
-    for name, fail_open, run in plan:
-        if not fail_open:
-            results.append(SourceResult(name, run()))
-            continue
-        try:
-            results.append(SourceResult(name, run()))
-        except (OSError, RuntimeError, ValueError) as exc:  # the index file, FAISS
-            log.warning("source %s failed open: %s", name, exc)
-            results.append(SourceResult(name, pl.DataFrame(), failed=str(exc)))
-    return results
+    def frame(self, user_dtype: pl.DataType, item_dtype: pl.DataType) -> pl.DataFrame:
+        """user_id, position (from 1), item_id, score, source."""
+        lengths = [len(p.item_ids) for p in self.pages]
+        return pl.DataFrame({
+            "user_id": pl.Series([p.user_id for p, n in zip(self.pages, lengths)
+                                  for _ in range(n)], dtype=user_dtype),
+            "position": pl.Series([i + 1 for n in lengths for i in range(n)],
+                                  dtype=pl.Int32),
+            "item_id": pl.Series([i for p in self.pages for i in p.item_ids],
+                                 dtype=item_dtype),
+            "score": pl.Series(np.concatenate([p.scores for p in self.pages])
+                               if self.pages else [], dtype=pl.Float64),
+            "source": pl.Series([s for p in self.pages for s in p.sources], dtype=pl.String),
+        })
 
 
-def _merge(results: list[SourceResult], user_dtype: pl.DataType, item_dtype: pl.DataType
-           ) -> pl.DataFrame:
-    """One row per (user, item), provenance kept: every source that proposed it."""
-    frames = [r.frame.select(CANDIDATE_SCHEMA).cast({"user_id": user_dtype,
-                                                     "item_id": item_dtype,
-                                                     "source_score": pl.Float64})
-              for r in results if r.failed is None and not r.frame.is_empty()]
-    if not frames:
-        return pl.DataFrame(schema={"user_id": user_dtype, "item_id": item_dtype,
-                                    "source": pl.String, "source_score": pl.Float64})
-    return pl.concat(frames).group_by("user_id", "item_id").agg(
-        pl.col("source").unique().sort().str.join(",").alias("source"),
-        pl.col("source_score").max())
+class Engine:
+    """A loaded snapshot with its scorer: what the server and the batch scorer hold."""
+
+    def __init__(self, snap: ServingSnapshot, settings: Settings,
+                 ranker: TrainedRanker | None) -> None:
+        self.snap, self.settings, self.ranker = snap, settings, ranker
+        self.assembler = FeatureAssembler(snap, ranker.features if ranker is not None
+                                          else FALLBACK_FEATURES)
+        self._popularity = FeatureAssembler(snap, ("item_engagement_decayed",))
+        s = settings
+        self.params = SelectionParams(s.feed_length, s.per_creator_cap, s.mmr_lambda,
+                                      s.exploration_every)
+
+    @classmethod
+    def load(cls, snap: ServingSnapshot, settings: Settings) -> Engine:
+        ranker = TrainedRanker.load(snap.ranker_dir) if snap.ranker_dir is not None else None
+        return cls(snap, settings, ranker)
+
+    def query(self, user_id: object, policy: UserPolicy) -> UserQuery:
+        snap = self.snap
+        row = snap.user_row.get(user_id, -1)
+        vector = snap.user_vectors.get(row) if policy.personalized else None
+        if vector is not None and snap.user_vector_from_chat[row] and not policy.chat_history:
+            vector = None  # built from chat interests, and the user has since opted out
+        return UserQuery(user_id, row, policy, vector)
+
+    def rank(self, users: Sequence[object], live: LiveState) -> RankOutput:
+        """Pages for `users` under the live state `live` (same input, same pages: batch
+        and online run exactly this)."""
+        queries = [self.query(u, live.policy(u)) for u in users]
+        proposed, failed = self._propose(queries)
+        removed: dict[str, int] = {}
+        pools = []
+        for n, q in enumerate(queries):
+            rows, bits, _best = _merge([p[n] for p in proposed])
+            keep, gone = servable(self.snap, q, live, rows)
+            for name, count in gone.items():
+                removed[name] = removed.get(name, 0) + count
+            pools.append((rows[keep], bits[keep]))
+        scores = self._score(queries, [rows for rows, _ in pools])
+        pages = [self._select(q, rows, bits, s)
+                 for q, (rows, bits), s in zip(queries, pools, scores, strict=True)]
+        return RankOutput(pages, removed, failed)
+
+    def _propose(self, queries: list[UserQuery]
+                 ) -> tuple[list[list[Candidates]], dict[str, str]]:
+        out, failed = [], {}
+        for source in SOURCES:
+            asking = [q if (q.policy.personalized or not source.PERSONAL) else None
+                      for q in queries]
+            live = [q for q in asking if q is not None]
+            try:
+                found = iter(source.propose(self.snap, live, self.settings))
+            except (OSError, RuntimeError, ValueError) as exc:  # the index file, FAISS
+                if not source.FAIL_OPEN:
+                    raise
+                log.warning("source %s failed open: %s", source.NAME, exc)
+                failed[source.NAME] = str(exc)
+                found = iter([Candidates.empty() for _ in live])
+            out.append([next(found) if q is not None else Candidates.empty()
+                        for q in asking])
+        return out, failed
+
+    def _score(self, queries: list[UserQuery], pools: list[np.ndarray]) -> list[np.ndarray]:
+        """Personalized users: the ranker (one predict call for all of them) or, before
+        any ranker exists, the fallback; others: item popularity only."""
+        out: list[np.ndarray] = [np.empty(0)] * len(queries)
+        personal = [n for n, q in enumerate(queries) if q.policy.personalized and len(pools[n])]
+        for n, q in enumerate(queries):
+            if not q.policy.personalized and len(pools[n]):
+                out[n] = _popularity(self._popularity.rows(-1, pools[n], None)[:, 0])
+        if not personal:
+            return out
+        matrices = [self.assembler.rows(queries[n].row, pools[n], queries[n].vector)
+                    for n in personal]
+        stacked = np.vstack(matrices)
+        if self.ranker is not None:
+            flat = self.ranker.predict(stacked)
+        else:
+            flat = _popularity(stacked[:, 0]) + np.nan_to_num(stacked[:, 1])
+        bounds = np.cumsum([0, *[len(m) for m in matrices]])
+        for k, n in enumerate(personal):
+            out[n] = flat[bounds[k]:bounds[k + 1]]
+        return out
+
+    def _select(self, q: UserQuery, rows: np.ndarray, bits: np.ndarray, scores: np.ndarray
+                ) -> Page:
+        snap, p = self.snap, self.params
+        if len(rows) == 0:
+            return Page(q.user_id, [], np.empty(0), [], q.policy.personalized)
+        # Best score first, ties by item id (snapshot rows are in item id order).
+        order = np.lexsort((rows, -scores))[: p.length * p.pool_factor]
+        rows, bits, scores = rows[order], bits[order], scores[order]
+        picks = select_page(scores, snap.item_vectors[rows], snap.item_cap_key[rows],
+                            (bits & _FRESH_BIT) > 0, p)
+        ids = snap.item_ids
+        return Page(q.user_id, [ids[int(rows[i])] for i in picks], scores[picks],
+                    [_LABELS[int(bits[i])] for i in picks], q.policy.personalized)
 
 
-def fallback_scores(rows: pl.DataFrame) -> np.ndarray:
-    """Before any ranker exists (a young deployment): how much engagement each item earned
-    lately, plus how close it is to the user's taste; both signals the ranker also uses."""
-    popularity = rows["item_engagement_decayed"].fill_null(0).clip(lower_bound=0).log1p()
-    similarity = rows["content_similarity"].fill_null(0).fill_nan(0)
-    return (popularity + similarity).to_numpy()
+def _merge(found: list[Candidates]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One entry per item: (rows, bitmask of the sources that proposed it, best score)."""
+    rows = np.concatenate([c.rows for c in found])
+    if len(rows) == 0:
+        return rows.astype(np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+    bits = np.concatenate([np.full(len(c.rows), 1 << b, dtype=np.int64)
+                           for b, c in enumerate(found)])
+    scores = np.concatenate([c.scores for c in found])
+    unique, inverse = np.unique(rows, return_inverse=True)
+    merged_bits = np.zeros(len(unique), dtype=np.int64)
+    np.bitwise_or.at(merged_bits, inverse, bits)
+    best = np.full(len(unique), -np.inf)
+    np.maximum.at(best, inverse, scores)
+    return unique, merged_bits, best
 
 
-def rank_users(ctx: RankContext, *, ranker: TrainedRanker | None, retrieval: Retrieval,
-               grants: pl.DataFrame) -> RankOutput:
-    """Feeds for `ctx.users` as of `ctx.as_of` (`ranker` None: the fallback scorer)."""
-    ids = ctx.con.sql("SELECT item_id, creator_id FROM items LIMIT 0").pl().schema
-    results = _sources(ctx, retrieval)
-    candidates = _merge(results, ctx.users.dtype, ids["item_id"])
-
-    removed: dict[str, int] = {}
-    filters: list[tuple[str, Callable[[pl.DataFrame], FilterResult]]] = [
-        (SAFETY, lambda c: safety_filter(ctx, c)),
-        (SEEN, lambda c: seen_filter(ctx, c)),
-        (CONSENT, lambda c: consent_filter(ctx, c, grants)),
-    ]
-    for name, run in filters:
-        result = run(candidates)
-        removed[name] = result.removed.height
-        candidates = result.kept
-
-    rows = candidate_rows(ctx.con, candidates.select("user_id", "item_id"), ctx.as_of,
-                          ctx.settings)
-    scored = rows.select("user_id", "item_id").with_columns(
-        pl.Series("score", ranker.score(rows) if ranker is not None else fallback_scores(rows))
-    ).join(
-        candidates.select("user_id", "item_id", "source"), on=["user_id", "item_id"]).join(
-        _cap_keys(ctx), on="item_id")
-
-    s = ctx.settings
-    params = SelectionParams(s.feed_length, s.per_creator_cap, s.mmr_lambda,
-                             s.exploration_every)
-    feeds = select_feeds(scored, _vectors(ctx, scored), params)
-    failed = {r.name: r.failed for r in results if r.failed is not None}
-    return RankOutput(feeds, removed, failed)
-
-
-def _cap_keys(ctx: RankContext) -> pl.DataFrame:
-    """item_id -> what the per-creator cap counts: the creator, except for the stand-in
-    creator of an imported log without creators, where each item counts as its own."""
-    return ctx.con.sql(
-        "SELECT item_id, CASE WHEN CAST(creator_id AS VARCHAR) IN "
-        "(SELECT user_id FROM stand_in_creators) THEN 'item:' || CAST(item_id AS VARCHAR) "
-        "ELSE CAST(creator_id AS VARCHAR) END AS creator_id FROM items").pl()
-
-
-def _vectors(ctx: RankContext, scored: pl.DataFrame) -> dict[object, np.ndarray]:
-    ctx.con.register("_items", scored.select("item_id").unique())
-    try:
-        table = ctx.con.sql("SELECT e.item_id, e.embedding FROM item_embeddings e "
-                            "JOIN _items USING (item_id)").pl()
-    finally:
-        ctx.con.unregister("_items")
-    return {i: np.asarray(v, dtype=np.float32) for i, v in zip(table["item_id"].to_list(),
-                                                              table["embedding"].to_list())}
+def _popularity(decayed: np.ndarray) -> np.ndarray:
+    return np.log1p(np.clip(np.nan_to_num(decayed), 0, None))

@@ -60,7 +60,10 @@ class TrainedRanker:
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
             raise ReelrankError(f"frame lacks ranker features: {', '.join(missing[:5])}")
-        matrix = frame.select(self.features).cast(pl.Float64).to_numpy()
+        return self.predict(frame.select(self.features).cast(pl.Float64).to_numpy())
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Scores for rows of float64 features in `self.features` order."""
         return self.booster.predict(matrix, num_threads=self.params.threads)
 
     def save(self, directory: Path) -> Path:

@@ -124,6 +124,37 @@ class Settings(BaseSettings):
                                  description="catalogs smaller than this are searched exactly")
     seed: int = Field(default=7, ge=0, description="seed for exploration sampling")
 
+    # The generation worker: quotas, credits, leases and retries.
+    generation_free_per_day: int = Field(
+        default=5, ge=0, le=10_000,
+        description="generations per user per UTC day that never cost credits")
+    generation_credit_cost: int = Field(
+        default=1, ge=0, le=1_000_000,
+        description="credits one generation beyond the free allowance costs while busy")
+    generation_busy_queue_depth: int = Field(
+        default=50, ge=0, le=10_000_000,
+        description="demand is high while more requests than this are queued")
+    generation_busy_wait_s: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="demand is high while the oldest queued request has waited longer")
+    generation_lease_s: float = Field(
+        default=30.0, ge=0.5, le=3_600,
+        description="how long a claimed job stays a worker's without renewal; a dead "
+        "worker's job is picked up again this long after its last renewal")
+    generation_max_attempts: int = Field(
+        default=3, ge=1, le=100,
+        description="attempts (failures or lost workers) before a job is failed and refunded")
+    generation_backoff_s: float = Field(
+        default=2.0, ge=0, le=3_600,
+        description="delay before the first retry; doubles with each further attempt")
+    generation_backend: str = Field(
+        default="procedural",
+        pattern=r"^(procedural|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
+        description="'procedural' (the bundled renderer) or a 'module:Class' path to a "
+        "class implementing reelrank.generation.backends.GenerationBackend")
+    generation_prompt_max_chars: int = Field(default=2_000, ge=1, le=100_000)
+    generation_max_cameos: int = Field(default=8, ge=0, le=100)
+
     # Resource limits for the warehouse on a small machine.
     duckdb_threads: int = Field(default=2, ge=1, le=256)
     duckdb_memory_limit: str = Field(default="6GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|TB)$")

@@ -71,3 +71,17 @@ def tiny_world(directory: Path, *, ids: str = "str") -> Path:
     }, schema_overrides={"child_id": id_type, "guardian_id": id_type}).write_parquet(
         directory / "guardians.parquet")
     return directory
+
+
+@pytest.fixture(scope="session")
+def scored_home(tmp_path_factory: pytest.TempPathFactory) -> DataHome:
+    """A small synthetic world run end to end: features, ranker, snapshot, feeds. Shared by
+    the scoring and serving tests; tests that change its control store undo the change."""
+    from pipelines.resources import EmbedderResource
+    from pipelines.runner import run_nightly
+
+    home = DataHome.open(tmp_path_factory.mktemp("score") / "home")
+    summary = run_nightly(home, users=500, days=9, seed=5,
+                          embedder=EmbedderResource(backend="hashing"))
+    assert summary.success, summary.render()
+    return home

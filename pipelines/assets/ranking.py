@@ -2,7 +2,6 @@
 sharded batch scoring, and publishing the feeds."""
 
 import json
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -13,11 +12,8 @@ from pipelines.assets.content import item_embeddings, user_embeddings_asset
 from pipelines.assets.engagement import engagement_daily
 from pipelines.assets.features import FEATURE_ASSETS
 from pipelines.resources import HomeResource
-from ranking.context import RankContext
-from ranking.filters.consent import live_grants
-from ranking.training import current_ranker, promote, should_promote, train_candidate
+from ranking.training import promote, should_promote, train_candidate
 from reelrank.errors import NotEnoughHistoryError, ReelrankError
-from reelrank.home import DataHome
 
 __all__ = [
     "SCORING_GROUP",
@@ -28,6 +24,7 @@ __all__ = [
     "ranker_not_worse",
     "ranker_promoted",
     "scoring_assets",
+    "serving_snapshot",
     "shard_partitions",
 ]
 
@@ -136,73 +133,86 @@ def collaborative_index(context: dg.AssetExecutionContext, home: HomeResource
     return dg.MaterializeResult(metadata={"dagster/row_count": items})
 
 
+@dg.asset(key=["scoring", "serving_snapshot"],
+          deps=[ranker_promoted, item_index, collaborative_index, *FEATURE_ASSETS,
+                user_embeddings_asset],
+          group_name=SCORING_GROUP, kinds={"parquet"}, op_tags=WRITES)
+def serving_snapshot(context: dg.AssetExecutionContext, home: HomeResource
+                     ) -> dg.MaterializeResult:
+    """Everything `rank a user` reads, exported as files (staged; published with the feeds)."""
+    from ranking.serving.export import export_snapshot
+
+    data_home = home.open()
+    current = data_home.dir("models") / "ranker" / "current"
+    with data_home.writing(timeout_s=600) as con:
+        as_of = serving_as_of(con)
+        path = export_snapshot(con, data_home.settings, as_of, root=data_home.dir("snapshots"),
+                               ranker_dir=current.resolve() if current.exists() else None,
+                               indexes=data_home.dir("indexes"))
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    context.log.info(f"serving snapshot {path.name}: {size / 1e6:,.1f} MB")
+    return dg.MaterializeResult(metadata={"path": str(path), "as_of": str(as_of),
+                                          "bytes": size})
+
+
+def _staged(context: dg.AssetExecutionContext) -> Path:
+    event = context.instance.get_latest_materialization_event(serving_snapshot.key)
+    return Path(event.asset_materialization.metadata["path"].value)
+
+
 def shard_partitions(shards: int) -> dg.StaticPartitionsDefinition:
     return dg.StaticPartitionsDefinition([str(n) for n in range(shards)])
-
-
-def _run_dir(data_home: DataHome, as_of: date) -> Path:
-    # Every shard of one scoring pass writes to the same directory: named by what it scored.
-    current = data_home.dir("models") / "ranker" / "current"
-    scorer = current.resolve().name if current.exists() else "fallback"
-    return data_home.dir("feeds") / f"{as_of.isoformat()}-{scorer}"
 
 
 def scoring_assets(shards: int) -> list:
     partitions = shard_partitions(shards)
 
-    @dg.asset(key=["scoring", "feed_shards"],
-              deps=[ranker_promoted, item_index, collaborative_index],
+    @dg.asset(key=["scoring", "feed_shards"], deps=[serving_snapshot],
               partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-              group_name=SCORING_GROUP, kinds={"parquet"}, op_tags=WRITES)
+              group_name=SCORING_GROUP, kinds={"parquet"})
     def feed_shards(context: dg.AssetExecutionContext, home: HomeResource
                     ) -> dg.MaterializeResult:
-        """Each user's top-100 feed, one file per shard of users."""
-        from ranking.batch import active_users, score_shard
-        from ranking.pipeline import Retrieval
+        """Each user's top-100 feed from the staged snapshot, one file per shard of users."""
+        from ranking.batch import score_shard, shard_users
+        from ranking.pipeline import Engine
+        from ranking.serving.snapshot import ServingSnapshot
 
         data_home = home.open()
-        model = current_ranker(data_home.dir("models"))
-        retrieval = Retrieval.load(data_home.dir("indexes"))
+        snap = ServingSnapshot.load(_staged(context))
+        engine = Engine.load(snap, data_home.settings)
+        everyone = snap.active_users()
+        out_dir = data_home.dir("feeds") / snap.directory.name
+        rows = 0
         control = data_home.control()
         try:
-            grants = live_grants(control)
-        finally:
-            control.close()
-        rows = 0
-        with data_home.writing(timeout_s=600) as con:
-            as_of = serving_as_of(con)
-            out_dir = _run_dir(data_home, as_of)
             for key in context.partition_keys:
                 shard = int(key)
-                users = active_users(con, as_of, shard, shards)
-                ctx = RankContext(con, data_home.settings, as_of, users)
-                report = score_shard(ctx, shard=shard, out_dir=out_dir, ranker=model,
-                                     retrieval=retrieval, grants=grants,
-                                     progress=context.log.info)
+                report = score_shard(engine, control, shard_users(everyone, shard, shards),
+                                     shard=shard, out_dir=out_dir, progress=context.log.info)
                 rows += report.rows
                 context.log.info(f"shard {shard}: {report.users:,} users, removed "
                                  f"{report.removed}, failed sources {report.failed_sources}")
+        finally:
+            control.close()
         return dg.MaterializeResult(metadata={"dagster/row_count": rows, "dir": str(out_dir)})
 
     @dg.asset(key=["scoring", "published_feeds"], deps=[feed_shards], group_name=SCORING_GROUP,
               kinds={"parquet"})
     def published_feeds(context: dg.AssetExecutionContext, home: HomeResource
                         ) -> dg.MaterializeResult:
-        """Point feeds/latest at this pass's feeds once every shard is there and valid."""
+        """Make the staged snapshot and its feeds live, once every shard is there and valid."""
         from ranking.publish import publish_run
+        from ranking.serving.export import publish_snapshot
 
         data_home = home.open()
-        con = data_home.warehouse()
-        try:
-            as_of = serving_as_of(con)
-        finally:
-            con.close()
-        run_dir = _run_dir(data_home, as_of)
+        snapshot = _staged(context)
+        run_dir = data_home.dir("feeds") / snapshot.name
         link = publish_run(data_home.dir("feeds"), run_dir, expected_parts=shards,
-                           manifest={"as_of": as_of, "scorer": run_dir.name.split("-", 3)[-1],
-                                     "shards": shards})
+                           manifest={"snapshot": snapshot.name, "shards": shards})
+        publish_snapshot(data_home.dir("snapshots"), snapshot)
         manifest = json.loads((run_dir / "manifest.json").read_text())
         return dg.MaterializeResult(metadata={"dagster/row_count": manifest["rows"],
-                                              "latest": str(link.resolve())})
+                                              "latest": str(link.resolve()),
+                                              "snapshot": snapshot.name})
 
     return [feed_shards, published_feeds]

@@ -1,16 +1,12 @@
-"""Filters, cheapest first. Each returns (kept, removed); the pipeline counts removals under
-the filter's name, which is how "why was this video not shown" is answered."""
+"""Filters, cheapest first. Each is one module with a NAME, `applies(policy)` and
+`drop(snap, query, live, rows)` returning the mask of candidate rows it removes; the policy
+module runs them and counts removals under each name, which is how "why was this video not
+shown" is answered. Adding a filter is one module and one line here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ranking.filters import blocked, consent, safety, seen
 
-import polars as pl
+__all__ = ["FILTERS"]
 
-__all__ = ["FilterResult"]
-
-
-@dataclass(frozen=True)
-class FilterResult:
-    kept: pl.DataFrame
-    removed: pl.DataFrame
+FILTERS = tuple((m.NAME, m.applies, m.drop) for m in (safety, seen, blocked, consent))

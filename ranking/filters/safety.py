@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import polars as pl
+import numpy as np
 
-from ranking.context import RankContext
-from ranking.filters import FilterResult
-
-__all__ = ["NAME", "UNSERVABLE", "safety_filter"]
+__all__ = ["NAME", "applies", "drop"]
 
 NAME = "unsafe"
-UNSERVABLE = ("unsafe",)
 
 
-def safety_filter(ctx: RankContext, candidates: pl.DataFrame) -> FilterResult:
-    labels = ctx.con.sql("SELECT item_id, safety_label FROM items").pl()
-    marked = candidates.join(labels, on="item_id", how="left")
-    bad = pl.col("safety_label").is_in(list(UNSERVABLE))
-    return FilterResult(marked.filter(~bad).drop("safety_label"),
-                        marked.filter(bad).drop("safety_label"))
+def applies(_policy) -> bool:
+    return True
+
+
+def drop(snap, _query, _live, rows: np.ndarray) -> np.ndarray:
+    return snap.item_unservable[rows]

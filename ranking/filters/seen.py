@@ -1,26 +1,21 @@
-"""Drop what the user has already been shown: a feed is for new videos."""
+"""Drop what the user has already been shown: a feed is for new videos.
+
+Not applied when personalization is off: that feed must not depend on the account's own
+history at all, and "what you have seen" is history."""
 
 from __future__ import annotations
 
-import polars as pl
+import numpy as np
 
-from ranking.context import RankContext
-from ranking.filters import FilterResult
-
-__all__ = ["NAME", "seen_filter"]
+__all__ = ["NAME", "applies", "drop"]
 
 NAME = "already_seen"
 
 
-def seen_filter(ctx: RankContext, candidates: pl.DataFrame) -> FilterResult:
-    ctx.con.register("_cands", candidates.select("user_id", "item_id"))
-    try:
-        seen = ctx.con.sql(f"""
-            SELECT DISTINCT d.user_id, d.item_id FROM engagement_daily d
-            JOIN _cands c ON c.user_id = d.user_id AND c.item_id = d.item_id
-            WHERE d.day < {ctx.day} AND d.impressions > 0""").pl()
-    finally:
-        ctx.con.unregister("_cands")
-    keys = ["user_id", "item_id"]
-    return FilterResult(candidates.join(seen, on=keys, how="anti"),
-                        candidates.join(seen, on=keys, how="semi"))
+def applies(policy) -> bool:
+    return policy.personalized
+
+
+def drop(snap, query, _live, rows: np.ndarray) -> np.ndarray:
+    seen = snap.seen.values[snap.seen.of(query.row)]
+    return np.isin(rows, seen, assume_unique=False)

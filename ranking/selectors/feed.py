@@ -15,12 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
-__all__ = ["SelectionParams", "select_feeds"]
-
-FRESH = "fresh"
-
+__all__ = ["SelectionParams", "select_page"]
 
 @dataclass(frozen=True)
 class SelectionParams:
@@ -31,7 +27,7 @@ class SelectionParams:
     pool_factor: int = 3
 
 
-def _select_one(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
+def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
                 fresh: np.ndarray, p: SelectionParams) -> list[int]:
     """Indices into the user's pool (already sorted by score desc, item id asc)."""
     n = len(scores)
@@ -60,27 +56,3 @@ def _select_one(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
         if vectors.size:
             max_sim = np.maximum(max_sim, vectors @ vectors[pick])
     return page
-
-
-def select_feeds(scored: pl.DataFrame, vectors: dict[object, np.ndarray], p: SelectionParams
-                 ) -> pl.DataFrame:
-    """`scored`: user_id, item_id, creator_id, score, source. Returns user_id, position,
-    item_id, score, source (positions from 1)."""
-    pool = scored.sort(["user_id", "score", "item_id"], descending=[False, True, False]).filter(
-        pl.int_range(pl.len()).over("user_id") < p.length * p.pool_factor)
-    out: list[pl.DataFrame] = []
-    for (_user,), group in pool.group_by("user_id", maintain_order=True):
-        items = group["item_id"].to_list()
-        dim = len(next(iter(vectors.values()))) if vectors else 0
-        matrix = np.array([vectors.get(i, np.zeros(dim, dtype=np.float32)) for i in items],
-                          dtype=np.float32).reshape(len(items), dim)
-        fresh = group["source"].str.contains(FRESH).to_numpy()
-        page = _select_one(group["score"].to_numpy(), matrix,
-                           group["creator_id"].cast(pl.String).to_numpy(), fresh, p)
-        out.append(group[page].select("user_id", "item_id", "score", "source").with_columns(
-            pl.int_range(1, len(page) + 1, dtype=pl.Int32).alias("position")))
-    if not out:
-        return pl.DataFrame(schema={"user_id": scored.schema["user_id"], "position": pl.Int32,
-                                    "item_id": scored.schema["item_id"], "score": pl.Float64,
-                                    "source": pl.String})
-    return pl.concat(out).select("user_id", "position", "item_id", "score", "source")

@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
-import polars as pl
 
-from ranking.context import RankContext
+from ranking.context import Candidates, UserQuery
+from ranking.serving.snapshot import ServingSnapshot
+from reelrank.settings import Settings
 
-if TYPE_CHECKING:  # the index module pulls in FAISS; only types are needed here
-    from ranking.index import ItemIndex
-
-__all__ = ["FAIL_OPEN", "NAME", "collaborative_candidates"]
+__all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "propose"]
 
 NAME = "collaborative"
 FAIL_OPEN = True  # a separate nightly artifact: degrade to the other sources without it
+PERSONAL = True
 
 
-def collaborative_candidates(ctx: RankContext, index: ItemIndex,
-                             user_vectors: dict[object, np.ndarray]) -> pl.DataFrame:
-    users = [u for u in ctx.users.to_list() if u in user_vectors]
-    if not users:
-        return pl.DataFrame(schema={"user_id": ctx.users.dtype, "item_id": pl.Null,
-                                    "source": pl.String, "source_score": pl.Float64})
-    queries = np.stack([user_vectors[u] for u in users]).astype(np.float32)
-    ids, scores = index.search(queries, int(ctx.settings.candidates_per_source))
-    counts = [len(row) for row in ids]
-    return pl.DataFrame({
-        "user_id": pl.Series(np.repeat(np.array(users, dtype=object), counts).tolist(),
-                             dtype=ctx.users.dtype),
-        "item_id": [i for row in ids for i in row],
-        "source": NAME,
-        "source_score": np.concatenate([s[:c] for s, c in zip(scores, counts)]).astype(
-            np.float64),
-    })
+def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
+            ) -> list[Candidates]:
+    out = [Candidates.empty() for _ in queries]
+    asking = [n for n, q in enumerate(queries) if q.row in snap.collab_users]
+    if snap.collab_index is None or not asking:
+        return out
+    index, to_row = snap.collab_index
+    vectors = np.stack([snap.collab_users[queries[n].row] for n in asking])
+    labels, scores = index.search_positions(vectors, int(settings.candidates_per_source))
+    for n, row_labels, row_scores in zip(asking, labels, scores, strict=True):
+        ok = row_labels >= 0
+        rows = to_row[row_labels[ok]]
+        keep = rows >= 0
+        out[n] = Candidates(rows[keep], row_scores[ok][keep].astype(np.float64))
+    return out

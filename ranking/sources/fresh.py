@@ -2,43 +2,60 @@
 day it is made.
 
 Each user gets a window of consecutive fresh videos starting at a pseudo-random offset (a
-hash of the seed and the user), so every fresh video reaches some users, the work is
-users x k rather than users x fresh videos, and batch and online draw the same sample for
-the same user.
+stable hash of the seed and the user), so every fresh video reaches some users, the work
+is users x k rather than users x fresh videos, and batch and online draw the same sample
+for the same user.
 """
 
 from __future__ import annotations
 
-import polars as pl
+import hashlib
 
-from ranking.context import RankContext
+import numpy as np
 
-__all__ = ["FAIL_OPEN", "NAME", "fresh_candidates"]
+from ranking.context import Candidates, UserQuery
+from ranking.serving.snapshot import ServingSnapshot
+from reelrank.settings import Settings
+
+__all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "fresh_rows", "offset", "propose"]
 
 NAME = "fresh"
 FAIL_OPEN = False
+PERSONAL = False
 
 
-def fresh_candidates(ctx: RankContext) -> pl.DataFrame:
-    s = ctx.settings
-    return ctx.query(f"""
-        WITH shown AS (
-            SELECT item_id, sum(impressions) AS n FROM engagement_daily
-            WHERE day < {ctx.day} GROUP BY item_id),
-        fresh AS (
-            SELECT i.item_id, i.creator_id,
-                   row_number() OVER (ORDER BY i.created_at DESC, i.item_id) - 1 AS idx
-            FROM items i LEFT JOIN shown s USING (item_id)
-            WHERE i.created_at < {ctx.day}::TIMESTAMPTZ
-              AND i.created_at >= {ctx.day}::TIMESTAMPTZ - INTERVAL {int(s.fresh_max_age_hours)} HOUR
-              AND coalesce(s.n, 0) < {int(s.fresh_max_impressions)}),
-        total AS (SELECT count(*) AS n FROM fresh),
-        slots AS (
-            SELECT u.user_id, (hash({int(s.seed)}, u.user_id) + r.j) % t.n AS idx, r.j
-            FROM _users u CROSS JOIN range({int(s.fresh_per_user)}) r(j) CROSS JOIN total t
-            WHERE t.n > 0 AND r.j < t.n)
-        SELECT s.user_id, f.item_id, '{NAME}' AS source,
-               1.0 - s.j / {max(int(s.fresh_per_user), 1)}.0 AS source_score
-        FROM slots s JOIN fresh f ON f.idx = s.idx
-        WHERE f.creator_id <> s.user_id
-    """)
+def offset(seed: int, user_id: object, n: int) -> int:
+    digest = hashlib.blake2b(f"{seed}:{user_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n
+
+
+def fresh_rows(snap: ServingSnapshot, settings: Settings) -> np.ndarray:
+    """Item rows made in the last `fresh_max_age_hours` with few impressions, newest
+    first (ties by item id)."""
+    key = ("fresh", settings.fresh_max_age_hours, settings.fresh_max_impressions)
+    cached = snap.memo.get(key)
+    if cached is None:
+        age = snap.as_of_s - snap.item_created_s
+        ok = (age > 0) & (age <= settings.fresh_max_age_hours * 3600.0) & (
+            snap.item_impressions < settings.fresh_max_impressions)
+        rows = np.flatnonzero(ok)
+        cached = rows[np.lexsort((rows, -snap.item_created_s[rows]))]
+        snap.memo[key] = cached
+    return cached
+
+
+def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
+            ) -> list[Candidates]:
+    pool = fresh_rows(snap, settings)
+    per_user = min(int(settings.fresh_per_user), len(pool))
+    out = []
+    for q in queries:
+        if per_user == 0:
+            out.append(Candidates.empty())
+            continue
+        start = offset(settings.seed, q.user_id, len(pool))
+        rows = pool[(start + np.arange(per_user)) % len(pool)]
+        scores = 1.0 - np.arange(per_user) / max(int(settings.fresh_per_user), 1)
+        own = snap.item_creator[rows] == q.row
+        out.append(Candidates(rows[~own], scores[~own]))
+    return out

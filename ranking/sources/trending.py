@@ -1,37 +1,33 @@
-"""What is popular near the user: the regional popularity table, by home region."""
+"""What is popular near the user: the regional popularity lists, by home region.
+
+Users whose region is unknown, or too quiet to have a list (every user, in a log without
+IPs), get the global list: the items with the most decayed engagement lately. A user whose
+personalization is off gets the list of the country they declared, never a region
+inferred from their own activity."""
 
 from __future__ import annotations
 
-import polars as pl
+from ranking.context import Candidates, UserQuery
+from ranking.serving.snapshot import ServingSnapshot
+from reelrank.settings import Settings
 
-from ranking.context import RankContext
-
-__all__ = ["FAIL_OPEN", "NAME", "trending_candidates"]
+__all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "propose"]
 
 NAME = "trending"
 FAIL_OPEN = False
+PERSONAL = False
 
 
-def trending_candidates(ctx: RankContext) -> pl.DataFrame:
-    """Top regional items for each user's home region. Users whose region is unknown, or
-    too quiet to have a list (every user, in a log without IPs), get the global list: the
-    items with the most decayed engagement lately, from the item features."""
-    k = int(ctx.settings.candidates_per_source)
-    return ctx.query(f"""
-        WITH home AS (
-            SELECT u.user_id, coalesce(h.home_region, 'unknown') AS region
-            FROM _users u LEFT JOIN features_home_region h USING (user_id)),
-        regional AS (SELECT region, item_id, score FROM features_regional_popularity
-                     WHERE rank <= {k}),
-        global_top AS (
-            SELECT item_id, item_engagement_decayed AS score FROM features_item
-            WHERE item_engagement_decayed > 0
-            ORDER BY score DESC, item_id LIMIT {k}),
-        picked AS (
-            SELECT h.user_id, r.item_id, r.score FROM home h
-            JOIN regional r ON r.region = h.region
-            UNION ALL
-            SELECT h.user_id, g.item_id, g.score FROM home h CROSS JOIN global_top g
-            WHERE h.region NOT IN (SELECT region FROM regional))
-        SELECT user_id, item_id, '{NAME}' AS source, score::DOUBLE AS source_score FROM picked
-    """)
+def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
+            ) -> list[Candidates]:
+    k = int(settings.candidates_per_source)
+    out = []
+    for q in queries:
+        if q.policy.personalized:
+            region = int(snap.user_region[q.row]) if q.row >= 0 else -1
+            rows, scores = snap.regional.get(region, snap.global_top)
+        else:
+            country = snap.user_country[q.row] if q.row >= 0 else ""
+            rows, scores = snap.country_popular.get(country, snap.global_top)
+        out.append(Candidates(rows[:k], scores[:k]))
+    return out

@@ -105,6 +105,48 @@ CONTROL_MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        version=2,
+        description="generated items (same-day reach for new generations), "
+        "credit ledger guards, user blocks",
+        statements=(
+            # `seq` orders items for "new since" polling; AUTOINCREMENT so a seq is never
+            # reused, even after the newest row is deleted, and a poller never misses one.
+            """CREATE TABLE generated_items (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                item_id UNIQUE NOT NULL,
+                request_id TEXT UNIQUE NOT NULL,
+                creator_id NOT NULL,
+                created_at TEXT NOT NULL,
+                text TEXT NOT NULL,
+                cameo_user_ids TEXT NOT NULL DEFAULT '[]',
+                remix_of,
+                duration_s REAL NOT NULL CHECK (duration_s > 0),
+                media_path TEXT NOT NULL,
+                thumbnail_path TEXT NOT NULL,
+                embedding BLOB,
+                embedding_model TEXT,
+                CHECK ((embedding IS NULL) = (embedding_model IS NULL))
+            )""",
+            "CREATE INDEX generated_items_by_creator ON generated_items (creator_id)",
+            # The credit ledger is append-only and no balance goes below zero: the generation
+            # code already keeps both rules, and these triggers keep them for every writer.
+            """CREATE TRIGGER credit_ledger_no_update BEFORE UPDATE ON credit_ledger
+            BEGIN SELECT RAISE(ABORT, 'credit_ledger is append-only'); END""",
+            """CREATE TRIGGER credit_ledger_no_delete BEFORE DELETE ON credit_ledger
+            BEGIN SELECT RAISE(ABORT, 'credit_ledger is append-only'); END""",
+            """CREATE TRIGGER credit_ledger_not_negative BEFORE INSERT ON credit_ledger
+            WHEN NEW.delta < 0 AND NEW.delta + (SELECT coalesce(sum(delta), 0)
+                FROM credit_ledger WHERE user_id = NEW.user_id) < 0
+            BEGIN SELECT RAISE(ABORT, 'credit balance would go negative'); END""",
+            """CREATE TABLE user_blocks (
+                user_id NOT NULL,
+                blocked_id NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, blocked_id)
+            )""",
+        ),
+    ),
 )
 
 

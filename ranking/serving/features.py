@@ -1,0 +1,95 @@
+"""Ranker input rows from the serving snapshot: one matrix per user's candidates, columns
+in the ranker's feature order, values equal to the point-in-time SQL's for the same date
+(a test holds them equal)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ranking.serving.snapshot import ServingSnapshot
+
+__all__ = ["COMPUTED", "FeatureAssembler"]
+
+# Features computed per (user, item) at ranking time rather than read from a table.
+COMPUTED = ("content_similarity", "follows_creator", "same_country")
+
+
+class FeatureAssembler:
+    """Built once per (snapshot, feature list); `rows` is the per-request hot path."""
+
+    def __init__(self, snap: ServingSnapshot, names: Sequence[str]) -> None:
+        self.snap, self.names = snap, tuple(names)
+        where: dict[str, tuple[str, int]] = {}
+        for n, col in enumerate(snap.item_block_cols):
+            where.setdefault(col, ("item", n))
+        for n, col in enumerate(snap.user_block_cols):
+            where.setdefault(col, ("user", n))
+        for name, (_csr, _matrix, cols) in snap.pairs.items():
+            for n, col in enumerate(cols):
+                where.setdefault(col, (name, n))
+        for n, col in enumerate(COMPUTED):
+            where.setdefault(col, ("computed", n))
+        missing = [c for c in self.names if c not in where]
+        if missing:
+            raise KeyError(f"the snapshot has no feature(s) {missing[:5]}: ranker and "
+                           "snapshot come from different feature definitions")
+        # block -> (destination columns, source columns)
+        self.plan: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for dest, col in enumerate(self.names):
+            block, src = where[col]
+            d, s = self.plan.get(block, ([], []))
+            self.plan[block] = ([*d, dest], [*s, src])
+        self.plan = {b: (np.array(d), np.array(s)) for b, (d, s) in self.plan.items()}
+        norms = np.linalg.norm(snap.item_vectors, axis=1)
+        self.item_norms = np.where(norms > 0, norms, np.nan)
+
+    def rows(self, user: int, items: np.ndarray, user_vector: np.ndarray | None
+             ) -> np.ndarray:
+        """(len(items), len(names)) float64; `user` -1 for someone the snapshot does not
+        know, `user_vector` None where the taste vector may not be used."""
+        snap = self.snap
+        out = np.empty((len(items), len(self.names)), dtype=np.float64)
+        for block, (dest, src) in self.plan.items():
+            if block == "item":
+                out[:, dest] = snap.item_block[np.ix_(items, src)]
+            elif block == "user":
+                out[:, dest] = snap.user_block[user, src]
+            elif block == "computed":
+                computed = self._computed(user, items, user_vector)
+                out[:, dest] = computed[:, src]
+            else:
+                out[:, dest] = self._pair(block, user, items)[:, src]
+        return out
+
+    def _pair(self, block: str, user: int, items: np.ndarray) -> np.ndarray:
+        snap = self.snap
+        csr, matrix, _cols = snap.pairs[block]
+        defaults, nothing = len(matrix) - 2, len(matrix) - 1
+        if block == "user_creator":
+            rows = csr.lookup(user, snap.item_creator[items], defaults)
+        elif block == "user_topic":
+            topics = snap.item_topic[items]
+            rows = np.where(topics >= 0, csr.lookup(user, topics, defaults), nothing)
+        else:  # region_item: the user's home region
+            region = int(snap.user_region[user]) if user >= 0 else -1
+            rows = csr.lookup(region, items, defaults)
+        return matrix[rows]
+
+    def _computed(self, user: int, items: np.ndarray, user_vector: np.ndarray | None
+                  ) -> np.ndarray:
+        snap = self.snap
+        out = np.empty((len(items), len(COMPUTED)), dtype=np.float64)
+        if user_vector is None:
+            out[:, 0] = np.nan
+        else:
+            dots = snap.item_vectors[items] @ user_vector
+            norm = float(np.linalg.norm(user_vector)) or np.nan
+            out[:, 0] = np.where(snap.has_vector[items], dots / (self.item_norms[items] * norm),
+                                 np.nan)
+        creators = snap.item_creator[items]
+        out[:, 1] = snap.follows.lookup(user, creators, -1) >= 0
+        country = snap.user_country[user] if user >= 0 else ""
+        out[:, 2] = (country != "") & (snap.item_same_country_key[items] == country)
+        return out
