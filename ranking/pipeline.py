@@ -9,12 +9,13 @@ touches the warehouse, so one user takes milliseconds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from ranking.compiled import compiled_predict
 from ranking.context import Candidates, UserQuery
 from ranking.policy import LiveState, UserPolicy, servable
 from ranking.ranker import TrainedRanker
@@ -73,8 +74,12 @@ class Engine:
     """A loaded snapshot with its scorer: what the server and the batch scorer hold."""
 
     def __init__(self, snap: ServingSnapshot, settings: Settings,
-                 ranker: TrainedRanker | None) -> None:
+                 ranker: TrainedRanker | None,
+                 predict: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """`predict`: the ranker's trees as a faster function of the feature matrix
+        (compiled); LightGBM's own predict when None."""
         self.snap, self.settings, self.ranker = snap, settings, ranker
+        self.predict = predict or (ranker.predict if ranker is not None else None)
         self.assembler = FeatureAssembler(snap, ranker.features if ranker is not None
                                           else FALLBACK_FEATURES)
         self._popularity = FeatureAssembler(snap, ("item_engagement_decayed",))
@@ -84,8 +89,14 @@ class Engine:
 
     @classmethod
     def load(cls, snap: ServingSnapshot, settings: Settings) -> Engine:
-        ranker = TrainedRanker.load(snap.ranker_dir) if snap.ranker_dir is not None else None
-        return cls(snap, settings, ranker)
+        if snap.ranker_dir is None:
+            return cls(snap, settings, None)
+        ranker = TrainedRanker.load(snap.ranker_dir)
+        predict = None
+        if settings.ranker_backend == "lleaves":
+            predict = compiled_predict(snap.ranker_dir / "model.txt",
+                                       snap.directory / ".compiled")
+        return cls(snap, settings, ranker, predict)
 
     def query(self, user_id: object, policy: UserPolicy) -> UserQuery:
         snap = self.snap
@@ -146,7 +157,7 @@ class Engine:
                     for n in personal]
         stacked = np.vstack(matrices)
         if self.ranker is not None:
-            flat = self.ranker.predict(stacked)
+            flat = self.predict(stacked)
         else:
             flat = _popularity(stacked[:, 0]) + np.nan_to_num(stacked[:, 1])
         bounds = np.cumsum([0, *[len(m) for m in matrices]])

@@ -177,12 +177,16 @@ def test_a_taste_vector_from_chat_is_not_used_after_an_opt_out(
     assert engine.query(user, UserPolicy(user, chat_history=True)).vector is not None
     assert engine.query(user, UserPolicy(user, chat_history=False)).vector is None
     control = scored_home.control()
+    before = control.execute("SELECT chat_personalization FROM user_settings WHERE user_id = ?",
+                             [user]).fetchall()
     try:
         control.execute("INSERT INTO user_settings (user_id, chat_personalization, updated_at) "
                         "VALUES (?, 0, '2099-01-01T00:00:00Z') ON CONFLICT (user_id) DO UPDATE "
                         "SET chat_personalization = 0", [user])
         live = read_live(control, [user], date.today())
-    finally:
+    finally:  # the home is shared: put the setting back
+        control.execute("UPDATE user_settings SET chat_personalization = ? WHERE user_id = ?",
+                        [before[0][0] if before else 0, user])
         control.close()
     assert not live.policy(user).chat_history
     assert engine.query(user, live.policy(user)).vector is None
@@ -229,3 +233,24 @@ def test_claim_served_caps_the_day_at_the_limit(home: DataHome) -> None:
     assert claim_served(control, policy, 5, now) == 2
     assert claim_served(control, UserPolicy("adult"), 50, now) == 50
     control.close()
+
+
+def test_compiled_trees_score_like_lightgbm(scored_home: DataHome, snap: ServingSnapshot
+                                            ) -> None:
+    from ranking.compiled import compiled_predict
+
+    ranker = TrainedRanker.load(snap.ranker_dir)
+    assembler = FeatureAssembler(snap, ranker.features)
+    users = snap.active_users().head(20).to_list()
+    matrix = np.vstack([assembler.rows(snap.user_row[u], np.arange(snap.n_items),
+                                       snap.user_vectors.get(snap.user_row[u]))
+                        for u in users])
+    compiled = compiled_predict(snap.ranker_dir / "model.txt", snap.directory / ".compiled")
+    np.testing.assert_allclose(compiled(matrix), ranker.predict(matrix), rtol=0, atol=1e-9)
+    settings = scored_home.settings
+    fast = Engine.load(snap, settings.model_copy(update={"ranker_backend": "lleaves"}))
+    slow = Engine.load(snap, settings.model_copy(update={"ranker_backend": "lightgbm"}))
+    for a, b in zip(fast.rank(users, NOBODY).pages, slow.rank(users, NOBODY).pages,
+                    strict=True):
+        assert a.item_ids == b.item_ids
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-9)
