@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -123,6 +125,12 @@ class Settings(BaseSettings):
     ann_exact_below: int = Field(default=200_000, ge=1,
                                  description="catalogs smaller than this are searched exactly")
     seed: int = Field(default=7, ge=0, description="seed for exploration sampling")
+    ranker_backend: Literal["lightgbm", "lleaves"] = Field(
+        default="lleaves", description="tree inference when serving: LightGBM itself, or "
+        "the same trees compiled to machine code by lleaves (~2-4x faster, same scores)")
+    snapshots_kept: int = Field(default=3, ge=1, le=100,
+                                description="published serving snapshots and feed runs kept "
+                                "on disk (the live one included)")
 
     # The generation worker: quotas, credits, leases and retries.
     generation_free_per_day: int = Field(
@@ -158,3 +166,16 @@ class Settings(BaseSettings):
     # Resource limits for the warehouse on a small machine.
     duckdb_threads: int = Field(default=2, ge=1, le=256)
     duckdb_memory_limit: str = Field(default="6GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|TB)$")
+
+    # The HTTP API.
+    api_snapshot_poll_s: float = Field(
+        default=5.0, ge=0.05, le=3_600,
+        description="how often the server looks for a newly published serving snapshot")
+    api_max_body_bytes: int = Field(
+        default=1_048_576, ge=1_024, le=100 * 1_048_576,
+        description="requests with a larger body are refused (413) before they are parsed")
+    api_max_events_per_batch: int = Field(
+        default=1_000, ge=1, le=100_000,
+        description="most engagement events one POST /v1/events may carry")
+    api_page_default: int = Field(default=20, ge=1, le=1_000,
+                                  description="feed items per page when a request names none")
