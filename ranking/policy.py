@@ -24,8 +24,8 @@ import numpy as np
 from reelrank.errors import ReelrankError
 
 __all__ = [
-    "DmDecision", "LiveState", "UserPolicy", "claim_served", "dm_allowed", "read_live",
-    "servable",
+    "DmDecision", "LiveState", "UserPolicy", "claim_served", "dm_allowed", "missing_consent",
+    "read_live", "servable",
 ]
 
 DM_POLICIES = ("everyone", "friends", "nobody")
@@ -128,6 +128,24 @@ def servable(snap, query, live: LiveState, rows: np.ndarray
         removed[name] = int(gone.sum())
         keep &= ~gone
     return keep, removed
+
+
+def missing_consent(control: sqlite3.Connection, creator: object,
+                    people: Iterable[object]) -> list[object]:
+    """The people (in order) whose likeness `creator` may not use right now: not the
+    creator, and no live grant from them to the creator. The generation worker asks this at
+    submission and again inside its publishing transaction; serving asks the same of the
+    live grants it read (`ranking.filters.consent`)."""
+    missing = []
+    for owner in people:
+        if owner == creator:
+            continue
+        live = control.execute("SELECT 1 FROM cameo_grants WHERE owner_id = ? AND "
+                               "grantee_id = ? AND revoked_at IS NULL",
+                               [owner, creator]).fetchone()
+        if live is None:
+            missing.append(owner)
+    return missing
 
 
 def claim_served(control: sqlite3.Connection, policy: UserPolicy, wanted: int, now: datetime

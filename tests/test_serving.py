@@ -254,3 +254,18 @@ def test_compiled_trees_score_like_lightgbm(scored_home: DataHome, snap: Serving
                     strict=True):
         assert a.item_ids == b.item_ids
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-9)
+
+
+def test_pruning_keeps_the_newest_runs_and_the_live_one(tmp_path: Path) -> None:
+    import os
+
+    from ranking.serving.export import prune
+
+    for n in range(5):
+        run = tmp_path / f"run-{n}"
+        run.mkdir()
+        os.utime(run, (1_000 + n, 1_000 + n))
+    (tmp_path / "latest").symlink_to("run-0")
+    removed = prune(tmp_path, keep=2)
+    assert sorted(p.name for p in removed) == ["run-1", "run-2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "run-0", "run-3", "run-4"]

@@ -202,7 +202,7 @@ def scoring_assets(shards: int) -> list:
                         ) -> dg.MaterializeResult:
         """Make the staged snapshot and its feeds live, once every shard is there and valid."""
         from ranking.publish import publish_run
-        from ranking.serving.export import publish_snapshot
+        from ranking.serving.export import prune, publish_snapshot
 
         data_home = home.open()
         snapshot = _staged(context)
@@ -210,6 +210,10 @@ def scoring_assets(shards: int) -> list:
         link = publish_run(data_home.dir("feeds"), run_dir, expected_parts=shards,
                            manifest={"snapshot": snapshot.name, "shards": shards})
         publish_snapshot(data_home.dir("snapshots"), snapshot)
+        kept = data_home.settings.snapshots_kept
+        pruned = prune(data_home.dir("snapshots"), kept) + prune(data_home.dir("feeds"), kept)
+        if pruned:
+            context.log.info(f"removed {len(pruned)} old snapshot and feed directories")
         manifest = json.loads((run_dir / "manifest.json").read_text())
         return dg.MaterializeResult(metadata={"dagster/row_count": manifest["rows"],
                                               "latest": str(link.resolve()),

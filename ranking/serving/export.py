@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -32,7 +33,9 @@ from ranking.dataset import ensure_user_embeddings
 from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
 
-__all__ = ["ENTITY_FILES", "MANIFEST", "export_snapshot", "params_from", "publish_snapshot"]
+__all__ = [
+    "ENTITY_FILES", "MANIFEST", "export_snapshot", "params_from", "prune", "publish_snapshot",
+]
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -181,3 +184,18 @@ def publish_snapshot(root: Path, snapshot: Path) -> Path:
     tmp.symlink_to(snapshot.name, target_is_directory=True)
     os.replace(tmp, link)
     return link
+
+
+def prune(root: Path, keep: int) -> list[Path]:
+    """Remove all but the newest `keep` run directories in `root` (the one `latest` points
+    at is always kept), and temporary directories an interrupted export left behind."""
+    live = (root / "latest").resolve() if (root / "latest").exists() else None
+    runs = sorted((p for p in root.iterdir() if p.is_dir() and not p.is_symlink()
+                   and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime,
+                  reverse=True)
+    stale = [p for p in runs[keep:] if p.resolve() != live]
+    stale += [p for p in root.glob(".tmp-*") if p.is_dir()
+              and time.time() - p.stat().st_mtime > 3600]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
