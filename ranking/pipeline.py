@@ -174,10 +174,20 @@ class Engine:
         order = np.lexsort((rows, -scores))[: p.length * p.pool_factor]
         rows, bits, scores = rows[order], bits[order], scores[order]
         picks = select_page(scores, snap.item_vectors[rows], snap.item_cap_key[rows],
-                            (bits & _FRESH_BIT) > 0, p)
-        ids = snap.item_ids
+                            (bits & _FRESH_BIT) > 0, p, self._since_snapshot(q, rows))
+        ids = snap.item_id_list
         return Page(q.user_id, [ids[int(rows[i])] for i in picks], scores[picks],
                     [_LABELS[int(bits[i])] for i in picks], q.policy.personalized)
+
+
+    def _since_snapshot(self, q: UserQuery, rows: np.ndarray) -> np.ndarray | None:
+        """Which of `rows` the user's people made after the snapshot (same-day reach)."""
+        live = self.snap.live_by_creator
+        if not live or q.row < 0 or not q.policy.personalized:
+            return None
+        people = self.snap.people.values[self.snap.people.of(q.row)].tolist()
+        made = [r for p in people for r in live.get(p, ())]
+        return np.isin(rows, made) if made else None
 
 
 def _merge(found: list[Candidates]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

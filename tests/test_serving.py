@@ -269,3 +269,44 @@ def test_pruning_keeps_the_newest_runs_and_the_live_one(tmp_path: Path) -> None:
     removed = prune(tmp_path, keep=2)
     assert sorted(p.name for p in removed) == ["run-1", "run-2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "run-0", "run-3", "run-4"]
+
+
+def test_a_friends_new_generation_reaches_the_next_request(scored_home: DataHome,
+                                                           tmp_path: Path) -> None:
+    """Same-day reach: a finished generation is in a friend's very next page, before any
+    nightly run; a precomputed page is not served over it."""
+    from ranking.serving.feed import FeedService
+    from reelrank.generation.items import insert_generated_item
+
+    home = DataHome.open(_copy_home(scored_home, tmp_path))
+    snap = ServingSnapshot.load(home.dir("snapshots") / "latest", spare_items=10)
+    engine = Engine.load(snap, home.settings)
+    service = FeedService(engine, home.dir("feeds") / snap.directory.name)
+    control = home.control()
+    supervised = {r[0] for r in control.execute("SELECT child_id FROM guardians").fetchall()}
+    user = next(u for u in snap.active_users().to_list() if u not in supervised
+                and len(snap.friends.values[snap.friends.of(snap.user_row[u])]))
+    friend = snap.user_ids[int(snap.friends.values[snap.friends.of(snap.user_row[user])][0])]
+    now = datetime.now(UTC)
+    first = service.page(control, user, limit=20, cursor=None, now=now)
+    assert first.precomputed
+    control.execute("BEGIN")
+    insert_generated_item(control, {
+        "item_id": "g-new", "request_id": "r-new", "creator_id": friend,
+        "created_at": now.isoformat(), "text": "a cat on a skateboard", "cameo_user_ids": [],
+        "remix_of": None, "duration_s": 4.0, "media_path": "media/r-new/clip.gif",
+        "thumbnail_path": "media/r-new/thumbnail.png",
+        "embedding": snap.item_vectors[0], "embedding_model": "test"})
+    control.execute("COMMIT")
+    second = service.page(control, user, limit=20, cursor=None, now=now)
+    control.close()
+    assert not second.precomputed
+    shown = [i.item_id for i in second.items]
+    assert "g-new" in shown, shown
+    assert second.items[shown.index("g-new")].reason == "from people you follow"
+
+
+def _copy_home(home: DataHome, tmp_path: Path) -> Path:
+    target = tmp_path / "home"
+    shutil.copytree(home.root, target, symlinks=True)
+    return target

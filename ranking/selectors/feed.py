@@ -2,7 +2,7 @@
 
 Greedy, position by position, per user:
 - every `exploration_every`-th slot goes to the best-scored fresh video, if any is left,
-  so new generations reach viewers;
+  so new generations reach viewers (what the user's people made since the snapshot first);
 - otherwise the candidate maximising MMR, lambda * relevance - (1 - lambda) * (highest
   cosine similarity to what is already on the page), so one topic does not fill the feed;
 - no creator gets more than `per_creator_cap` slots.
@@ -28,8 +28,11 @@ class SelectionParams:
 
 
 def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
-                fresh: np.ndarray, p: SelectionParams) -> list[int]:
-    """Indices into the user's pool (already sorted by score desc, item id asc)."""
+                fresh: np.ndarray, p: SelectionParams, priority: np.ndarray | None = None
+                ) -> list[int]:
+    """Indices into the user's pool (already sorted by score desc, item id asc).
+    `priority`: fresh videos that take exploration slots before any other (what people the
+    user follows made since the snapshot), best-scored first."""
     n = len(scores)
     span = scores.max() - scores.min()
     relevance = (scores - scores.min()) / span if span > 0 else np.ones(n)
@@ -43,7 +46,10 @@ def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
         if not allowed.any():
             break
         slot = len(page) + 1
-        if slot % p.exploration_every == 0 and (allowed & fresh).any():
+        if slot % p.exploration_every == 0 and priority is not None \
+                and (allowed & priority).any():
+            pick = int(np.flatnonzero(allowed & priority)[0])
+        elif slot % p.exploration_every == 0 and (allowed & fresh).any():
             pick = int(np.flatnonzero(allowed & fresh)[0])  # best-scored fresh video
         else:
             diversity = np.where(max_sim > -1.0, max_sim, 0.0)

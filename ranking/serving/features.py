@@ -42,8 +42,6 @@ class FeatureAssembler:
             d, s = self.plan.get(block, ([], []))
             self.plan[block] = ([*d, dest], [*s, src])
         self.plan = {b: (np.array(d), np.array(s)) for b, (d, s) in self.plan.items()}
-        norms = np.linalg.norm(snap.item_vectors, axis=1)
-        self.item_norms = np.where(norms > 0, norms, np.nan)
 
     def rows(self, user: int, items: np.ndarray, user_vector: np.ndarray | None
              ) -> np.ndarray:
@@ -86,7 +84,7 @@ class FeatureAssembler:
         else:
             dots = snap.item_vectors[items] @ user_vector
             norm = float(np.linalg.norm(user_vector)) or np.nan
-            out[:, 0] = np.where(snap.has_vector[items], dots / (self.item_norms[items] * norm),
+            out[:, 0] = np.where(snap.has_vector[items], dots / (snap.item_norms[items] * norm),
                                  np.nan)
         creators = snap.item_creator[items]
         out[:, 1] = snap.follows.lookup(user, creators, -1) >= 0

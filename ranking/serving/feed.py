@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ import polars as pl
 from ranking.pipeline import Engine, Page
 from ranking.policy import claim_served, read_live, servable
 from reelrank.errors import ReelrankError
+from reelrank.generation.items import new_generated_items
 
 __all__ = ["FeedItem", "FeedPage", "FeedService", "reason_for"]
 
@@ -75,6 +77,9 @@ class FeedService:
     def __init__(self, engine: Engine, feeds_dir: Path | None) -> None:
         self.engine = engine
         self.snapshot = engine.snap.directory.name
+        self._lock = threading.Lock()
+        self._live_seq = 0
+        self._live_creators: set[int] = set()
         self._pages: dict[object, tuple[int, int]] = {}
         self._feeds: pl.DataFrame | None = None
         if feeds_dir is not None and _manifest_snapshot(feeds_dir) == self.snapshot:
@@ -88,11 +93,25 @@ class FeedService:
     def precomputed_users(self) -> int:
         return len(self._pages)
 
+    def sync(self, control: sqlite3.Connection) -> int:
+        """Add generations finished since the last call (same-day reach: a friend's next
+        request can show them). One indexed read when there is nothing new."""
+        with self._lock:
+            fresh = new_generated_items(control, after_seq=self._live_seq)
+            if not fresh:
+                return 0
+            self._live_seq = max(int(r["seq"]) for r in fresh)
+            added = self.engine.snap.add_items(fresh)
+            self._live_creators.update(self.engine.snap.user_row.get(r["creator_id"], -1)
+                                       for r in fresh)
+            return added
+
     def page(self, control: sqlite3.Connection, user_id: object, *, limit: int,
              cursor: str | None, now: datetime) -> FeedPage:
         offset = 0
         if cursor is not None:
             _snapshot, offset = _decode(cursor)
+        self.sync(control)
         live = read_live(control, [user_id], now.date())
         policy = live.policy(user_id)
         engine, snap = self.engine, self.engine.snap
@@ -131,6 +150,10 @@ class FeedService:
         if query.row >= 0 and snap.user_vector_from_chat[query.row] \
                 and not query.policy.chat_history:
             return None
+        if self._live_creators and query.row >= 0:
+            people = snap.people.values[snap.people.of(query.row)]
+            if np.isin(people, list(self._live_creators)).any():
+                return None  # someone they follow made something since: rank it in
         part = self._feeds.slice(span[0], span[1] - span[0])
         return Page(user_id, part["item_id"].to_list(), part["score"].to_numpy(),
                     part["source"].to_list())
@@ -146,7 +169,7 @@ def reason_for(engine: Engine, query, item_id: object, source: str) -> str:
         row = snap.item_row.get(item_id, -1)
         if len(seen) and row >= 0 and snap.has_vector[row]:
             closest = seen[int(np.argmax(snap.item_vectors[seen] @ snap.item_vectors[row]))]
-            return f"because you watched {snap.item_ids[int(closest)]}"
+            return f"because you watched {snap.item_id_list[int(closest)]}"
     for name in ("graph", "collaborative", "trending", "fresh"):
         if name in names:
             return REASONS[name]

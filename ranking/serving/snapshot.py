@@ -118,7 +118,7 @@ def _verify(directory: Path) -> dict:
 class ServingSnapshot:
     """Load with `ServingSnapshot.load(directory)`; read-only afterwards."""
 
-    def __init__(self, directory: Path, manifest: dict) -> None:
+    def __init__(self, directory: Path, manifest: dict, spare_items: int = 0) -> None:
         self.directory = directory
         self.as_of = date.fromisoformat(manifest["as_of"])
         self.as_of_s = datetime.combine(self.as_of, time(), tzinfo=UTC).timestamp()
@@ -135,6 +135,7 @@ class ServingSnapshot:
         items = read("items.parquet")
         self.items = items
         self.item_ids = items["item_id"]
+        self.item_id_list: list[object] = self.item_ids.to_list()
         self.item_row = {i: n for n, i in enumerate(self.item_ids.to_list())}
         n_items = items.height
         self.item_creator = _codes(items["creator_id"], self.user_row)
@@ -173,6 +174,14 @@ class ServingSnapshot:
         self.item_block = np.hstack([static, item_m[:-1], creator_m[:-1]])
         self.item_block_cols = [*ITEM_STATIC, *item_cols, *creator_cols]
         self.item_same_country_key = creator_country
+        # For items that arrive after the snapshot (same-day generations): an item with no
+        # history, and its creator's features by person.
+        self._item_defaults = item_m[-1]
+        by_person = users.select(pl.col("user_id").alias("creator_id")).join(
+            read(ENTITY_FILES["creator"]), on="creator_id", how="left", maintain_order="left")
+        self._creator_features = _with_defaults(by_person, creator_cols, defaults["creator"])
+        self._creator_features[:-1][~by_person["as_of"].is_not_null().to_numpy()] = \
+            self._creator_features[-1]
 
         # Per-user block: user features and the home region's share.
         user_f = users.select("user_id").join(read(ENTITY_FILES["user"]), on="user_id",
@@ -238,14 +247,17 @@ class ServingSnapshot:
         self.collab_index = self._index(directory / "indexes" / "collaborative")
         self.collab_users = self._collab_users(directory / "indexes" / "collaborative")
         self.ranker_dir = directory / "ranker" if (directory / "ranker").is_dir() else None
+        self.live_by_creator: dict[int, list[int]] = {}
+        self._reserve(spare_items)
 
     @classmethod
-    def load(cls, directory: Path) -> ServingSnapshot:
-        """Verify every file against the manifest, then load; `ReelrankError` otherwise."""
+    def load(cls, directory: Path, spare_items: int = 0) -> ServingSnapshot:
+        """Verify every file against the manifest, then load; `ReelrankError` otherwise.
+        `spare_items`: room for items added after the snapshot (`add_items`)."""
         directory = directory.resolve()
         manifest = _verify(directory)
         try:
-            return cls(directory, manifest)
+            return cls(directory, manifest, spare_items)
         except (OSError, KeyError, ValueError, pl.exceptions.PolarsError) as exc:
             raise ReelrankError(f"{directory}: snapshot unusable: {exc}") from exc
 
@@ -256,7 +268,67 @@ class ServingSnapshot:
 
     @property
     def n_items(self) -> int:
-        return self.item_ids.len()
+        return len(self.item_id_list)
+
+    # Per-item arrays that `add_items` appends to, in place.
+    _PER_ITEM = ("item_creator", "item_topic", "item_created_s", "item_unservable",
+                 "item_impressions", "item_cap_key", "item_block", "item_same_country_key",
+                 "item_vectors", "has_vector", "item_norms")
+
+    def _reserve(self, spare: int) -> None:
+        norms = np.linalg.norm(self.item_vectors, axis=1)
+        self.item_norms = np.where(norms > 0, norms, np.nan)
+        self.capacity = self.n_items + spare
+        if spare == 0:
+            return
+        for name in self._PER_ITEM:
+            old = getattr(self, name)
+            grown = np.zeros((self.capacity, *old.shape[1:]), dtype=old.dtype)
+            grown[: len(old)] = old
+            setattr(self, name, grown)
+
+    def add_items(self, items: list[dict]) -> int:
+        """Append items made after the snapshot (rows of `generated_items`): they get no
+        engagement history, their creator's features, and reach the graph and fresh
+        sources at once. Rows already taken are never rewritten, so a request ranking
+        concurrently sees each item either whole or not at all. Returns how many were
+        added (fewer when the spare room is used up: the nightly run folds them in)."""
+        added = 0
+        for item in items:
+            if item["item_id"] in self.item_row or self.n_items >= self.capacity:
+                continue
+            row, creator = self.n_items, self.user_row.get(item["creator_id"], -1)
+            cameos = tuple(item.get("cameo_user_ids") or ())
+            created = item["created_at"]  # ISO text as the control store keeps it
+            created_s = (datetime.fromisoformat(created) if isinstance(created, str)
+                         else created).timestamp()
+            static = [(self.as_of_s - created_s) // 3600, item.get("duration_s"), len(cameos),
+                      float(item.get("remix_of") is not None), 0.0]
+            self.item_block[row] = np.concatenate([
+                np.array(static, dtype=np.float64), self._item_defaults,
+                self._creator_features[creator]])
+            self.item_creator[row] = creator
+            self.item_topic[row] = -1
+            self.item_created_s[row] = created_s
+            self.item_unservable[row] = False
+            self.item_impressions[row] = 0
+            self.item_cap_key[row] = creator
+            self.item_same_country_key[row] = self.user_country[creator] if creator >= 0 else ""
+            vector = item.get("embedding")
+            if vector is not None and len(vector) == self.item_vectors.shape[1]:
+                self.item_vectors[row] = vector
+                self.has_vector[row] = True
+                self.item_norms[row] = float(np.linalg.norm(vector)) or np.nan
+            if cameos:
+                self.cameo_owners[row] = cameos
+            self.item_creator_ids.append(item["creator_id"])
+            self.live_by_creator.setdefault(creator, []).append(row)
+            self.item_row[item["item_id"]] = row
+            self.item_id_list.append(item["item_id"])  # last: the row is now visible
+            added += 1
+        if added:
+            self.memo.clear()
+        return added
 
     def _item_vectors(self, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         rows = _codes(table["item_id"], self.item_row)

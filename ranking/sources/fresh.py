@@ -35,9 +35,11 @@ def fresh_rows(snap: ServingSnapshot, settings: Settings) -> np.ndarray:
     key = ("fresh", settings.fresh_max_age_hours, settings.fresh_max_impressions)
     cached = snap.memo.get(key)
     if cached is None:
-        age = snap.as_of_s - snap.item_created_s
-        ok = (age > 0) & (age <= settings.fresh_max_age_hours * 3600.0) & (
-            snap.item_impressions < settings.fresh_max_impressions)
+        n = snap.n_items
+        # Items made after the snapshot date (same-day generations) have negative age.
+        age = snap.as_of_s - snap.item_created_s[:n]
+        ok = (age <= settings.fresh_max_age_hours * 3600.0) & (
+            snap.item_impressions[:n] < settings.fresh_max_impressions)
         rows = np.flatnonzero(ok)
         cached = rows[np.lexsort((rows, -snap.item_created_s[rows]))]
         snap.memo[key] = cached

@@ -27,8 +27,11 @@ def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
         if len(authors) == 0:
             out.append(Candidates.empty())
             continue
-        rows = np.concatenate([snap.by_creator.rows[snap.by_creator.of(int(a))]
-                               for a in np.unique(authors)])
+        # Each author's videos in the snapshot, plus any made since (same-day reach).
+        rows = np.concatenate([
+            part for a in np.unique(authors).tolist()
+            for part in (snap.by_creator.rows[snap.by_creator.of(a)],
+                         np.array(snap.live_by_creator.get(a, ()), dtype=np.int64))])
         age = now - snap.item_created_s[rows]
         rows, age = rows[age <= window_s], age[age <= window_s]
         order = np.lexsort((rows, age))[:k]
