@@ -58,6 +58,17 @@ def metrics(top: pl.DataFrame, test: pl.DataFrame) -> dict[str, float]:
             "recall@10": float((table["h"] / table["rel"]).mean())}
 
 
+def popular_top(train: pl.DataFrame) -> pl.DataFrame:
+    """The most-rated items the user has not rated, as top: user_id, item_id, rank."""
+    counts = train.group_by("item_id").len().sort(["len", "item_id"], descending=[True, False])
+    seen = train.select("user_id", "item_id")
+    return (train.select("user_id").unique().join(counts.head(300), how="cross")
+            .join(seen, on=["user_id", "item_id"], how="anti")
+            .sort(["user_id", "len", "item_id"], descending=[False, True, False])
+            .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("rank"))
+            .filter(pl.col("rank") <= K))
+
+
 def implicit_top(model, train: pl.DataFrame) -> pl.DataFrame:
     from scipy.sparse import csr_matrix
 
@@ -105,14 +116,7 @@ def main() -> None:
     from implicit.bpr import BayesianPersonalizedRanking
 
     train, test, items = split(args.data)
-    counts = train.group_by("item_id").len().sort(["len", "item_id"], descending=[True, False])
-    seen = train.select("user_id", "item_id")
-    popular = (train.select("user_id").unique().join(counts.head(300), how="cross")
-               .join(seen, on=["user_id", "item_id"], how="anti")
-               .sort(["user_id", "len", "item_id"], descending=[False, True, False])
-               .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("rank"))
-               .filter(pl.col("rank") <= K))
-    results = {"most_popular": metrics(popular, test)}
+    results = {"most_popular": metrics(popular_top(train), test)}
     results["implicit_als"] = metrics(implicit_top(AlternatingLeastSquares(
         factors=64, regularization=0.05, iterations=20, random_state=args.seed), train), test)
     results["implicit_bpr"] = metrics(implicit_top(BayesianPersonalizedRanking(

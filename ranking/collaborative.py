@@ -3,6 +3,7 @@ item index so the `collaborative` source can serve them through FAISS."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from features.content import EMBEDDING_POINTS
+from ranking.ease import fit_ease
 from ranking.index import IndexParams, ItemIndex, collaborative_vectors
 from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
@@ -22,8 +24,22 @@ USERS_FILE = "users.parquet"
 
 def build_collaborative(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
                         directory: Path) -> int:
-    """Factorise the last window's engagement and save the item index plus user vectors in
-    `directory` (replaced whole). Returns the number of items indexed."""
+    """The collaborative model of the last window's engagement, replacing the previous one:
+    EASE (in `directory`'s sibling `ease/`) for catalogs up to `ease_max_items`, else a
+    low-rank factorisation saved as an item index plus user vectors in `directory`.
+    Returns the number of items modelled."""
+    day = f"DATE '{as_of.isoformat()}'"
+    window = f"day < {day} AND day >= {day} - {int(settings.collaborative_window_days)}"
+    ease_dir = directory.parent / "ease"
+    (items,) = con.execute(f"SELECT count(DISTINCT item_id) FROM engagement_daily "
+                           f"WHERE {window} AND impressions > 0").fetchall()[0]
+    if 0 < items <= settings.ease_max_items:
+        pairs = con.sql(f"SELECT DISTINCT user_id, item_id FROM engagement_daily "
+                        f"WHERE {window} AND impressions > 0").pl()
+        fit_ease(pairs, settings.ease_lambda).save(ease_dir)
+        shutil.rmtree(directory, ignore_errors=True)
+        return int(items)
+    shutil.rmtree(ease_dir, ignore_errors=True)
     points = " + ".join(f"{p!r} * {col}" for col, p in EMBEDDING_POINTS.items())
     interactions = con.sql(
         f"SELECT user_id, item_id, sum({points})::DOUBLE AS weight FROM engagement_daily "

@@ -23,6 +23,7 @@ from ranking.selectors.feed import SelectionParams, select_page
 from ranking.serving.features import FeatureAssembler
 from ranking.serving.snapshot import ServingSnapshot
 from ranking.sources import ann, collaborative, fresh, graph, trending
+from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
 
 __all__ = ["FALLBACK_FEATURES", "SOURCES", "Engine", "Page", "RankOutput"]
@@ -80,8 +81,16 @@ class Engine:
         (compiled); LightGBM's own predict when None."""
         self.snap, self.settings, self.ranker = snap, settings, ranker
         self.predict = predict or (ranker.predict if ranker is not None else None)
-        self.assembler = FeatureAssembler(snap, ranker.features if ranker is not None
-                                          else FALLBACK_FEATURES)
+        self.scorer = settings.scorer
+        if self.scorer == "auto":
+            choices = snap.log_kind == "choices" and snap.ease is not None
+            self.scorer = "collaborative" if choices else "ranker"
+        if self.scorer == "collaborative" and snap.ease is None:
+            raise ReelrankError("scorer 'collaborative' needs the EASE model, built for "
+                                f"catalogs up to ease_max_items ({settings.ease_max_items})")
+        self.assembler = FeatureAssembler(
+            snap, ranker.features if ranker is not None and self.scorer == "ranker"
+            else FALLBACK_FEATURES)
         self._popularity = FeatureAssembler(snap, ("item_engagement_decayed",))
         s = settings
         self.params = SelectionParams(s.feed_length, s.per_creator_cap, s.mmr_lambda,
@@ -156,7 +165,13 @@ class Engine:
         matrices = [self.assembler.rows(queries[n].row, pools[n], queries[n].vector)
                     for n in personal]
         stacked = np.vstack(matrices)
-        if self.ranker is not None:
+        if self.scorer == "collaborative":
+            # Candidates the model has no score for (new items) sort after those it has,
+            # by popularity.
+            flat = np.concatenate([self.snap.collaborative_scores(queries[n].row, pools[n])
+                                   for n in personal])
+            flat = np.where(np.isnan(flat), _popularity(stacked[:, 0]) - 1e6, flat)
+        elif self.ranker is not None and self.scorer == "ranker":
             flat = self.predict(stacked)
         else:
             flat = _popularity(stacked[:, 0]) + np.nan_to_num(stacked[:, 1])

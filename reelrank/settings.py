@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     ann_exact_below: int = Field(default=200_000, ge=1,
                                  description="catalogs smaller than this are searched exactly")
     seed: int = Field(default=7, ge=0, description="seed for exploration sampling")
+    scorer: Literal["auto", "ranker", "collaborative"] = Field(
+        default="auto", description="what orders candidates: the LambdaMART ranker, or the "
+        "collaborative model's score; auto picks the ranker for exposure logs (the app's "
+        "own, KuaiRec) and the collaborative score for choice-only logs (ratings, plays), "
+        "where a ranker trained on what people chose cannot learn what they skip")
+    ease_max_items: int = Field(default=10_000, ge=0, le=50_000,
+                                description="catalogs up to this size get the EASE "
+                                "item-item model (items^2 memory); larger ones a low-rank SVD")
+    ease_lambda: float = Field(default=100.0, gt=0, le=1e6)
     ranker_backend: Literal["lightgbm", "lleaves"] = Field(
         default="lleaves", description="tree inference when serving: LightGBM itself, or "
         "the same trees compiled to machine code by lleaves (~2-4x faster, same scores)")

@@ -151,12 +151,15 @@ def export_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: d
               tmp / "seen.parquet")
         if ranker_dir is not None:
             _link_tree(ranker_dir, tmp / "ranker")
-        for name in ("content", "collaborative"):
+        for name in ("content", "collaborative", "ease"):
             if (indexes / name / "meta.json").is_file():
                 _link_tree(indexes / name, tmp / "indexes" / name)
         files = sorted(f for f in tmp.rglob("*") if f.is_file())
+        kind = con.execute("SELECT value FROM home_meta WHERE key = 'log_kind'").fetchall()
         manifest = {
             "format": FORMAT, "as_of": as_of.isoformat(), "defaults": defaults,
+            # The app's own log and simulated worlds record exposures.
+            "log_kind": kind[0][0] if kind else "exposures",
             "ranker": ranker_dir.name if ranker_dir is not None else None,
             "files": {str(f.relative_to(tmp)): {"bytes": f.stat().st_size,
                                                 "sha256": _sha256(f)} for f in files},

@@ -246,6 +246,8 @@ class ServingSnapshot:
         self.content_index = self._index(directory / "indexes" / "content")
         self.collab_index = self._index(directory / "indexes" / "collaborative")
         self.collab_users = self._collab_users(directory / "indexes" / "collaborative")
+        self.ease = self._ease(directory / "indexes" / "ease")
+        self.log_kind: str = manifest.get("log_kind", "exposures")
         self.ranker_dir = directory / "ranker" if (directory / "ranker").is_dir() else None
         self.live_by_creator: dict[int, list[int]] = {}
         self._reserve(spare_items)
@@ -393,6 +395,38 @@ class ServingSnapshot:
             return None
         rows = _codes(pl.Series(index.ids), self.item_row)
         return index, rows
+
+    def _ease(self, directory: Path):  # -> tuple[weights, snapshot row -> weight row] | None
+        if not (directory / "meta.json").is_file():
+            return None
+        from ranking.ease import EaseModel
+
+        try:
+            model = EaseModel.load(directory)
+        except ReelrankError as exc:  # a damaged artifact: serve without that source
+            log.warning("EASE model %s unusable: %s", directory, exc)
+            return None
+        to_weight = np.full(self.n_items, -1, dtype=np.int64)
+        rows = _codes(model.item_ids, self.item_row)
+        to_weight[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
+        return model.weights, to_weight, rows
+
+    def collaborative_scores(self, user: int, rows: np.ndarray) -> np.ndarray:
+        """The collaborative model's score of each of `rows` for `user` (NaN where it has
+        none): EASE's x_u B, else the factorised user . item."""
+        out = np.full(len(rows), np.nan)
+        if user < 0:
+            return out
+        if self.ease is not None:
+            weights, to_weight, _ = self.ease
+            seen = to_weight[self.seen.values[self.seen.of(user)]]
+            seen = seen[seen >= 0]
+            cols = to_weight[np.minimum(rows, len(to_weight) - 1)]
+            ok = (cols >= 0) & (rows < len(to_weight))
+            if len(seen):
+                out[ok] = weights[seen][:, cols[ok]].sum(axis=0)
+            return out
+        return out
 
     def _collab_users(self, directory: Path) -> dict[int, np.ndarray]:
         path = directory / "users.parquet"

@@ -215,8 +215,11 @@ def stage_and_ingest(
     notes: list[str],
     now: datetime | None,
     progress: Progress | None,
+    log_kind: str = "choices",
 ) -> ImportReport:
-    """Write each table as one Parquet file in a fresh staging directory, then ingest them."""
+    """Write each table as one Parquet file in a fresh staging directory, then ingest them.
+    `log_kind`: "choices" when every row is something a user picked (ratings, plays), or
+    "exposures" when the log also records what was shown and not taken (KuaiRec)."""
     say = progress or (lambda _line: None)
     staging = staging_dir(home, layout, now or datetime.now(UTC))
     written: dict[str, int] = {}
@@ -234,12 +237,15 @@ def stage_and_ingest(
     for note in notes:
         say(f"import {layout}: {note}")
     report = ingest_files(home, plan, now=now, progress=progress)
-    if system_user is not None:
-        # Ranking must know this "creator" made everything only nominally: a per-creator
-        # cap on it would cap the whole catalog.
-        with home.writing(timeout_s=600) as con:
+    with home.writing(timeout_s=600) as con:
+        if system_user is not None:
+            # Ranking must know this "creator" made everything only nominally: a per-creator
+            # cap on it would cap the whole catalog.
             con.execute("INSERT INTO stand_in_creators VALUES (?) ON CONFLICT DO NOTHING",
                         [str(system_user)])
+        # What the log records decides what can learn from it (`Settings.scorer`).
+        con.execute("INSERT INTO home_meta VALUES ('log_kind', ?) ON CONFLICT (key) "
+                    "DO UPDATE SET value = excluded.value", [log_kind])
     return ImportReport(layout=layout, staging=staging, interactions=interactions,
                         written=written, ingest=report, system_user=system_user,
                         notes=tuple(notes))

@@ -87,7 +87,8 @@ def import_kuairec(
     tables["events"] = pl.concat([
         interaction_events(log, LAYOUT, pl.Int64, pl.Int64) for log in logs])
     return stage_and_ingest(home, LAYOUT, tables, interactions=sum(log.height for log in logs),
-                            system_user=nominal, notes=notes, now=now, progress=progress)
+                            system_user=nominal, notes=notes, now=now, progress=progress,
+                            log_kind="exposures")  # every shown video is logged, watched or not
 
 
 def _folder(directory: Path) -> Path:

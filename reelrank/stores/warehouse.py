@@ -59,6 +59,11 @@ WAREHOUSE_MIGRATIONS: tuple[Migration, ...] = (
         # Text, whatever the home's user id type: a handful of rows, compared as text.
         statements=("CREATE TABLE stand_in_creators (user_id VARCHAR PRIMARY KEY)",),
     ),
+    Migration(
+        version=4,
+        description="facts about the home's data, e.g. whether its log records exposures",
+        statements=("CREATE TABLE home_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",),
+    ),
 )
 
 
