@@ -26,7 +26,7 @@ from ranking.sources import ann, collaborative, fresh, graph, trending
 from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
 
-__all__ = ["FALLBACK_FEATURES", "SOURCES", "Engine", "Page", "RankOutput"]
+__all__ = ["FALLBACK_FEATURES", "SOURCES", "Engine", "Page", "Pool", "RankOutput"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,18 @@ class Page:
     scores: np.ndarray
     sources: list[str]
     personalized: bool = True
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One user's candidates: snapshot rows, source bitmask, best position in a source."""
+
+    rows: np.ndarray
+    bits: np.ndarray
+    best_rank: np.ndarray
+
+    def sources(self) -> list[str]:
+        return [_LABELS[int(b)] for b in self.bits]
 
 
 @dataclass(frozen=True)
@@ -119,19 +131,26 @@ class Engine:
         """Pages for `users` under the live state `live` (same input, same pages: batch
         and online run exactly this)."""
         queries = [self.query(u, live.policy(u)) for u in users]
+        pools, removed, failed = self.candidates(queries, live)
+        scores = self._score(queries, [p.rows for p in pools])
+        pages = [self._select(q, p.rows, p.bits, s)
+                 for q, p, s in zip(queries, pools, scores, strict=True)]
+        return RankOutput(pages, removed, failed)
+
+    def candidates(self, queries: list[UserQuery], live: LiveState
+                   ) -> tuple[list[Pool], dict[str, int], dict[str, str]]:
+        """Each query's servable candidates (sources merged, policy applied), with the
+        filters' removal counts and the sources that failed open."""
         proposed, failed = self._propose(queries)
         removed: dict[str, int] = {}
         pools = []
         for n, q in enumerate(queries):
-            rows, bits, _best = _merge([p[n] for p in proposed])
-            keep, gone = servable(self.snap, q, live, rows)
+            pool = _merge([p[n] for p in proposed])
+            keep, gone = servable(self.snap, q, live, pool.rows)
             for name, count in gone.items():
                 removed[name] = removed.get(name, 0) + count
-            pools.append((rows[keep], bits[keep]))
-        scores = self._score(queries, [rows for rows, _ in pools])
-        pages = [self._select(q, rows, bits, s)
-                 for q, (rows, bits), s in zip(queries, pools, scores, strict=True)]
-        return RankOutput(pages, removed, failed)
+            pools.append(Pool(pool.rows[keep], pool.bits[keep], pool.best_rank[keep]))
+        return pools, removed, failed
 
     def _propose(self, queries: list[UserQuery]
                  ) -> tuple[list[list[Candidates]], dict[str, str]]:
@@ -205,20 +224,21 @@ class Engine:
         return np.isin(rows, made) if made else None
 
 
-def _merge(found: list[Candidates]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One entry per item: (rows, bitmask of the sources that proposed it, best score)."""
-    rows = np.concatenate([c.rows for c in found])
+def _merge(found: list[Candidates]) -> Pool:
+    """One entry per item: its row, the bitmask of the sources that proposed it, and its
+    best position in any source's list (0 = some source's first pick)."""
+    rows = np.concatenate([c.rows for c in found]).astype(np.int64)
     if len(rows) == 0:
-        return rows.astype(np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+        return Pool(rows, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
     bits = np.concatenate([np.full(len(c.rows), 1 << b, dtype=np.int64)
                            for b, c in enumerate(found)])
-    scores = np.concatenate([c.scores for c in found])
+    positions = np.concatenate([np.arange(len(c.rows)) for c in found])
     unique, inverse = np.unique(rows, return_inverse=True)
     merged_bits = np.zeros(len(unique), dtype=np.int64)
     np.bitwise_or.at(merged_bits, inverse, bits)
-    best = np.full(len(unique), -np.inf)
-    np.maximum.at(best, inverse, scores)
-    return unique, merged_bits, best
+    best = np.full(len(unique), np.iinfo(np.int64).max)
+    np.minimum.at(best, inverse, positions)
+    return Pool(unique, merged_bits, best)
 
 
 def _popularity(decayed: np.ndarray) -> np.ndarray:

@@ -47,8 +47,9 @@ def test_the_ranker_beats_baselines_and_tracks_the_oracle(world_home: DataHome) 
         con.close()
     models = report.models
     ndcg = {name: m["ndcg@10"] for name, m in models.items() if "ndcg@10" in m}
-    assert set(ndcg) == {"ranker", "most_popular", "regional_popular", "content_only", "oracle"}
-    for baseline in ("most_popular", "regional_popular", "content_only"):
+    assert set(ndcg) == {"ranker", "most_popular", "regional_popular", "content_only",
+                         "retrieval_only", "oracle"}
+    for baseline in ("most_popular", "regional_popular", "content_only", "retrieval_only"):
         assert ndcg["ranker"] > ndcg[baseline], (baseline, ndcg)
     assert ndcg["ranker"] >= 0.9 * ndcg["oracle"], ndcg
     assert 0 < models["ranker"]["recall@50"] <= models["candidate_pool"]["recall@50"]
