@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -97,7 +98,40 @@ def _parser() -> argparse.ArgumentParser:
     _home_arg(quar)
     quar.add_argument("--limit", type=_positive, default=20)
     quar.add_argument("--json", action="store_true")
+
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    _home_arg(serve)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--log-level", default="info",
+                       choices=("critical", "error", "warning", "info", "debug"))
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="do not log one line per request")
+
+    tokens = sub.add_parser("tokens", help="issue or revoke API bearer tokens")
+    verbs = tokens.add_subparsers(dest="verb", required=True)
+    create = verbs.add_parser("create", help="print a new token (only the token, on stdout)")
+    _home_arg(create)
+    whom = create.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--user", help="a user token: acts for this user id only")
+    whom.add_argument("--guardian", help="a guardian token: manages this guardian's children")
+    whom.add_argument("--service", help="a service token (the app's backend), by name")
+    create.add_argument("--label", default=None, help="a note stored with the token")
+    revoke = verbs.add_parser("revoke", help="revoke a token")
+    _home_arg(revoke)
+    revoke.add_argument("token")
+
+    sub.add_parser("worker", add_help=False,
+                   help="run the generation worker (see `reelrank worker --help`)")
     return parser
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65_536:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
+    return value
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -225,6 +259,43 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ranking.api import create_app
+    from reelrank.home import DataHome
+
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    home = DataHome.open(args.home)
+    _say(f"serving {home.root} on http://{args.host}:{args.port} (docs at /docs)")
+    uvicorn.run(create_app(home), host=args.host, port=args.port, log_level=args.log_level,
+                access_log=not args.no_access_log)
+    return 0
+
+
+def _cmd_tokens(args: argparse.Namespace) -> int:
+    from reelrank.home import DataHome
+    from reelrank.tokens import create_token, revoke_token
+
+    home = DataHome.open(args.home)
+    now = datetime.now(UTC)
+    control = home.control()
+    try:
+        if args.verb == "create":
+            scope, subject = next((s, v) for s, v in (
+                ("user", args.user), ("guardian", args.guardian), ("service", args.service))
+                if v is not None)
+            print(create_token(control, scope, subject, now=now, label=args.label))
+            return 0
+        if not revoke_token(control, args.token, now=now):
+            raise ReelrankError("no live token matches; nothing revoked")
+        print("revoked")
+        return 0
+    finally:
+        control.close()
+
+
 _COMMANDS = {
     "simulate": _cmd_simulate,
     "ingest": _cmd_ingest,
@@ -232,10 +303,18 @@ _COMMANDS = {
     "quarantine": _cmd_quarantine,
     "evaluate": _cmd_evaluate,
     "import": _cmd_import,
+    "serve": _cmd_serve,
+    "tokens": _cmd_tokens,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["worker"]:
+        # The worker owns its options; imported here, as it pulls in the generation stack.
+        from reelrank.generation.cli import worker_main
+
+        return worker_main(argv[1:])
     args = _parser().parse_args(argv)
     if getattr(args, "home", None) is not None:
         os.environ["REELRANK_HOME"] = str(Path(args.home).resolve())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import Field
@@ -188,3 +187,10 @@ class Settings(BaseSettings):
         description="most engagement events one POST /v1/events may carry")
     api_page_default: int = Field(default=20, ge=1, le=1_000,
                                   description="feed items per page when a request names none")
+    api_control_connections: int = Field(
+        default=16, ge=1, le=1_000,
+        description="control-store connections kept open between requests")
+    api_spare_items: int = Field(
+        default=10_000, ge=0, le=10_000_000,
+        description="room in the served snapshot for generations finished after it was "
+        "published (same-day reach); beyond it they wait for the nightly run")

@@ -15,7 +15,9 @@ import dagster as dg
 from pipelines.partitions import EVENT_DAYS
 from pipelines.resources import HomeResource
 from reelrank.contracts import INGEST_ORDER
+from reelrank.generation.landing import land_generated_items
 from reelrank.home import DataHome
+from reelrank.inbox import drain_inbox
 from reelrank.ingest import IngestReport, TableReport, ingest_directory
 
 __all__ = ["RAW_GROUP", "landing_batches", "raw_inputs"]
@@ -64,6 +66,14 @@ def _check(report: TableReport | None, table: str) -> dg.AssetCheckResult:
 def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
     """Load every landing batch into the warehouse, then move it to landing/.done/."""
     data_home = home.open()
+    # Generations finished since the last run, then events the API accepted: each becomes
+    # one more landing batch (items sort first, so events can name them).
+    landed = land_generated_items(data_home)
+    if landed is not None:
+        context.log.info(f"landed new generations as {landed.name}")
+    drained = drain_inbox(data_home)
+    if drained is not None:
+        context.log.info(f"drained the API's event inbox into {drained.name}")
     totals: dict[str, TableReport] = {}
     batches = landing_batches(data_home)
     for n, batch in enumerate(batches, start=1):

@@ -1,0 +1,48 @@
+"""Control-store connections reused across requests.
+
+Opening a connection per request is cheap, but closing the last open connection to a WAL
+database checkpoints and removes the WAL file, and the next open recreates it: on a quiet
+server every request would pay that I/O (about 15 ms here, against 2 ms for the feed page
+itself). A pool keeps connections open; each is used by one request at a time (SQLite
+connections are not shared concurrently, only handed from thread to thread).
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from reelrank.home import DataHome
+
+__all__ = ["ControlPool"]
+
+
+class ControlPool:
+    def __init__(self, home: DataHome, keep: int) -> None:
+        self.home = home
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=keep)
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            con = self._idle.get_nowait()
+        except queue.Empty:
+            con = self.home.control()
+        try:
+            yield con
+        finally:
+            if con.in_transaction:  # a request that failed mid-transaction
+                con.execute("ROLLBACK")
+            try:
+                self._idle.put_nowait(con)
+            except queue.Full:
+                con.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return

@@ -1,0 +1,159 @@
+"""Request and response bodies. Requests refuse unknown fields (`extra="forbid"`), so a typo
+is a 422 naming the field rather than a setting silently not changed. Bounds and choices
+come from the data contracts, never restated here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+
+from reelrank.contracts import CONTRACTS, DM_POLICIES, EVENT_TYPES
+
+__all__ = [
+    "BlockIn", "BlockList", "BlockOut", "ChildList", "ChildRules", "ChildRulesPatch",
+    "DmOut", "EventAck", "EventBatch", "EventIn", "FeedItemOut", "FeedOut", "GrantIn",
+    "GrantList", "GrantOut", "LinkIn", "OverrideIn", "ReloadOut", "SettingsIn",
+    "SettingsOut", "Status",
+]
+
+Id = StrictInt | Annotated[str, StringConstraints(min_length=1, max_length=128)]
+_EVENTS = CONTRACTS["events"]
+_GUARDIANS = CONTRACTS["guardians"]
+_WATCH = _EVENTS.field("watch_ms")
+_LIMIT = _GUARDIANS.field("scroll_limit")
+ScrollLimit = Annotated[int, Field(ge=int(_LIMIT.minimum), le=int(_LIMIT.maximum))]
+DmPolicy = Literal[DM_POLICIES]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeedItemOut(BaseModel):
+    item_id: Id
+    score: float
+    source: str = Field(description="the candidate sources that proposed it, comma-separated")
+    reason: str = Field(description="a short why, for the viewer")
+
+
+class FeedOut(BaseModel):
+    items: list[FeedItemOut]
+    cursor: str | None = Field(description="pass back for the next page; null: no more")
+    remaining_today: int | None = Field(
+        description="items still allowed today under a guardian's scroll limit; null: none")
+
+
+class EventIn(_Request):
+    """One engagement event, as the `events` data contract defines it."""
+
+    event_id: Id
+    user_id: Id
+    item_id: Id
+    event_type: Literal[EVENT_TYPES]
+    ts: datetime = Field(description="when it happened; a time without offset is UTC")
+    watch_ms: int | None = Field(default=None, ge=int(_WATCH.minimum), le=int(_WATCH.maximum))
+    ip: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="the viewer's IP, resolved to a region at ingestion and "
+        "not kept beyond it")
+
+
+class EventBatch(_Request):
+    events: list[EventIn] = Field(min_length=1)
+
+
+class EventAck(BaseModel):
+    received: int
+    new: int
+    duplicates: int = Field(description="event ids already accepted before (not stored twice)")
+
+
+class SettingsIn(_Request):
+    chat_personalization: StrictBool
+
+
+class SettingsOut(BaseModel):
+    user_id: Id
+    chat_personalization: bool
+    supervised: bool
+
+
+class ChildRules(BaseModel):
+    child_id: Id
+    guardian_id: Id
+    personalization: bool
+    scroll_limit: int | None
+    scroll_override: int | None = Field(description="today's override of the limit, if any")
+    override_day: str | None
+    dm_policy: DmPolicy
+    linked_at: str
+    updated_at: str
+
+
+class ChildList(BaseModel):
+    children: list[ChildRules]
+
+
+class ChildRulesPatch(_Request):
+    """Only the fields present change. `scroll_limit: null` removes the limit."""
+
+    personalization: StrictBool | None = None
+    scroll_limit: ScrollLimit | None = None
+    dm_policy: DmPolicy | None = None
+
+
+class OverrideIn(_Request):
+    limit: ScrollLimit = Field(description="items allowed today (UTC), instead of the limit")
+
+
+class LinkIn(_Request):
+    guardian_id: Id
+    child_id: Id
+
+
+class GrantIn(_Request):
+    grantee_id: Id
+
+
+class GrantOut(BaseModel):
+    owner_id: Id
+    grantee_id: Id
+    granted_at: str
+    revoked_at: str | None
+
+
+class GrantList(BaseModel):
+    grants: list[GrantOut]
+
+
+class BlockIn(_Request):
+    blocked_id: Id
+
+
+class BlockOut(BaseModel):
+    user_id: Id
+    blocked_id: Id
+    created_at: str
+
+
+class BlockList(BaseModel):
+    blocks: list[BlockOut]
+
+
+class DmOut(BaseModel):
+    allowed: bool
+    reason: str
+
+
+class ReloadOut(BaseModel):
+    snapshot: str | None
+    changed: bool
+
+
+class Status(BaseModel):
+    status: str
+    snapshot: str | None = None
+    as_of: str | None = None
+    loaded_at: str | None = None
+    precomputed_users: int | None = None
