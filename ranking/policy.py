@@ -153,6 +153,9 @@ def claim_served(control: sqlite3.Connection, policy: UserPolicy, wanted: int, n
     """Count up to `wanted` items as served today and return how many may be shown: all of
     them without a limit; otherwise at most what is left, decided atomically so two
     concurrent requests cannot both spend the last items."""
+    if not policy.supervised:
+        # Only a guardian's limit is counted: no durable write on an unlimited page.
+        return wanted
     day = now.astimezone(UTC).date().isoformat()
     control.execute("BEGIN IMMEDIATE")
     try:
