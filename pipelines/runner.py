@@ -1,15 +1,17 @@
 """`reelrank run`: the nightly job, in-process, on the same definitions `dagster dev` shows.
 
 An empty home first gets the default synthetic world in its landing area, so `make run` on a
-fresh checkout has something real to chew on.
+fresh checkout has something real to chew on. Every run ends by writing its HTML report to
+HOME/reports/<run id>.html (and a copy at HOME/reports/latest.html).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import dagster as dg
@@ -25,8 +27,10 @@ from pipelines.definitions import (
 )
 from pipelines.instance import instance_for
 from pipelines.planning import run_plan
+from pipelines.report import write_report
 from pipelines.resources import EmbedderResource, HomeResource
 from reelrank.contracts import INGEST_ORDER
+from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 
 __all__ = ["RunSummary", "run_nightly", "seed_default_world"]
@@ -44,6 +48,8 @@ class RunSummary:
     quarantined: int
     failed_checks: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    runs: tuple[str, ...] = ()          # every Dagster run id of this invocation, in order
+    report: Path | None = None
 
     def render(self) -> str:
         status = "succeeded" if self.success else "FAILED"
@@ -52,6 +58,8 @@ class RunSummary:
                  f"  warehouse:   {self.home / 'warehouse.duckdb'}",
                  f"  feeds:       {self.home / 'feeds' / 'latest'}",
                  f"  run history: {self.home / 'dagster'} (open with `make dagster`)"]
+        if self.report is not None:
+            lines.append(f"  report:      {self.report}")
         lines += [f"  {note}" for note in self.notes]
         lines.append("  rows:        " + ", ".join(
             f"{t} {n:,}" for t, n in self.rows.items() if n))
@@ -104,7 +112,10 @@ def _rows(home: DataHome) -> tuple[dict[str, int], int]:
 
 def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = None,
                 seed: int | None = None, progress: Say | None = None,
-                embedder: EmbedderResource | None = None) -> RunSummary:
+                embedder: EmbedderResource | None = None, evaluate: bool = False
+                ) -> RunSummary:
+    """`evaluate`: also run the offline evaluation (`reelrank evaluate`; it trains a second
+    ranker) and put its table in the report."""
     say = progress or (lambda _line: None)
     settings = home.settings
     notes: list[str] = []
@@ -142,9 +153,35 @@ def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = 
                 tags=score_tags(home.settings.batch_shards))
         run_id = result.run_id
         success = ingest.success and result.success and scored is not None and scored.success
+        runs = tuple(dict.fromkeys(r.run_id for r in (ingest, result, scored) if r is not None))
     rows, quarantined = _rows(home)
-    return RunSummary(home.root, run_id, success, time.perf_counter() - started, rows,
-                      quarantined, tuple(failed), tuple(notes))
+    seconds = time.perf_counter() - started
+    evaluation = None
+    if evaluate and success:
+        say("offline evaluation (temporal holdout)")
+        try:
+            evaluation = _evaluate(home, say)
+        except ReelrankError as exc:  # e.g. too few days of events yet: the run stands
+            notes.append(f"evaluation:  skipped ({exc})")
+    summary = RunSummary(home.root, run_id, success, seconds, rows, quarantined,
+                         tuple(failed), tuple(notes), runs)
+    reports = home.dir("reports")
+    path = write_report(home, summary, reports / f"{run_id}.html", evaluation=evaluation)
+    latest = reports / "latest.html.tmp"
+    shutil.copyfile(path, latest)
+    latest.replace(reports / "latest.html")
+    return replace(summary, report=path)
+
+
+def _evaluate(home: DataHome, say: Say) -> dict[str, dict[str, float]]:
+    """The offline evaluation's metrics per model, as `reelrank evaluate` computes them
+    (with the oracle when the home holds exactly one synthetic world)."""
+    from ranking.evaluate import evaluate
+
+    worlds = [p for p in home.dir("worlds").iterdir() if (p / "truth").is_dir()]
+    world = worlds[0] if len(worlds) == 1 else None
+    with home.writing(timeout_s=600) as con:
+        return evaluate(con, home.settings, world=world, progress=say).models
 
 
 def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:

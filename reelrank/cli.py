@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="size of the default world built in an empty home")
     run.add_argument("--days", type=_positive, default=None)
     run.add_argument("--seed", type=int, default=None)
+    run.add_argument("--evaluate", action="store_true",
+                     help="also run the offline evaluation and put its table in the report")
 
     ev = sub.add_parser("evaluate", help="offline evaluation on a temporal holdout")
     _home_arg(ev)
@@ -202,7 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     home = DataHome.open(args.home)
     summary = run_nightly(home, users=args.users, days=args.days, seed=args.seed,
-                          progress=_say)
+                          progress=_say, evaluate=args.evaluate)
     print(summary.render())
     return 0 if summary.success else 1
 

@@ -35,7 +35,7 @@ __all__ = ["DataHome", "resolve_home"]
 
 _SUBDIRS = (
     "models", "indexes", "snapshots", "feeds", "media", "landing", "worlds", "imports",
-    "dagster",
+    "dagster", "reports",
 )
 
 
