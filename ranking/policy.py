@@ -24,11 +24,12 @@ import numpy as np
 from reelrank.errors import ReelrankError
 
 __all__ = [
-    "DmDecision", "LiveState", "UserPolicy", "claim_served", "dm_allowed", "missing_consent",
-    "read_live", "servable",
+    "DmDecision", "GrantReader", "LiveState", "UserPolicy", "claim_served", "dm_allowed", "live_grants",
+    "missing_consent", "read_live", "servable",
 ]
 
 DM_POLICIES = ("everyone", "friends", "nobody")
+_FEW_USERS = 50  # up to this many users, grants are looked up per page rather than all read
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,39 @@ class UserPolicy:
         return max(self.daily_limit - self.served_today, 0)
 
 
+class GrantReader:
+    """Live grants looked up for just the (owner, creator) pairs a page needs, by creator
+    (indexed), at filter time: one small query instead of reading every grant there is,
+    which at a million grants took ~300 ms per request."""
+
+    def __init__(self, control: sqlite3.Connection) -> None:
+        self.control = control
+
+    def live(self, pairs: set[tuple[object, object]]) -> set[tuple[object, object]]:
+        creators = sorted({c for _o, c in pairs}, key=repr)
+        found: set[tuple[object, object]] = set()
+        for start in range(0, len(creators), 500):
+            part = creators[start:start + 500]
+            found.update(self.control.execute(
+                f"SELECT owner_id, grantee_id FROM cameo_grants WHERE revoked_at IS NULL "
+                f"AND grantee_id IN ({_in(part)})", part).fetchall())
+        return pairs & found
+
+
+def live_grants(grants: frozenset[tuple[object, object]] | GrantReader,
+                pairs: set[tuple[object, object]]) -> set[tuple[object, object]]:
+    """Which of `pairs` (owner, grantee) hold a live grant."""
+    if isinstance(grants, GrantReader):
+        return grants.live(pairs)
+    return pairs & grants
+
+
 @dataclass(frozen=True)
 class LiveState:
-    """What the control store says right now, for the users being ranked."""
+    """What the control store says right now, for the users being ranked. `grants`: every
+    live (owner, grantee) pair, or a reader that looks them up as needed."""
 
-    grants: frozenset[tuple[object, object]]         # (owner, grantee), not revoked
+    grants: frozenset[tuple[object, object]] | GrantReader
     blocks: dict[object, frozenset[object]]           # user -> creators they blocked
     policies: dict[object, UserPolicy]
 
@@ -66,16 +95,19 @@ def _in(ids: list[object]) -> str:
 
 def read_live(control: sqlite3.Connection, users: Iterable[object], today: date
               ) -> LiveState:
-    """Grants (all live ones: they are few per owner), and each user's settings, guardian
-    rules, blocks and today's served count, in one read transaction."""
+    """Each user's settings, guardian rules, blocks and today's served count, in one read
+    transaction; and the grants: for a few users (a request) a reader that asks for the
+    pairs their candidates need, for many (a batch chunk) every live grant at once."""
     ids = list(users)
     policies: dict[object, UserPolicy] = {}
     blocks: dict[object, set[object]] = {}
     control.execute("BEGIN")
     try:
-        grants = frozenset(control.execute(
-            "SELECT owner_id, grantee_id FROM cameo_grants WHERE revoked_at IS NULL"
-        ).fetchall())
+        grants: frozenset[tuple[object, object]] | GrantReader = GrantReader(control)
+        if len(ids) > _FEW_USERS:
+            grants = frozenset(control.execute(
+                "SELECT owner_id, grantee_id FROM cameo_grants WHERE revoked_at IS NULL"
+            ).fetchall())
         chat, guard, served = {}, {}, {}
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
