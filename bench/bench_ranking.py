@@ -1,77 +1,307 @@
-"""Benchmark: ranking one user in-process (p50/p99) and batch scoring throughput.
+"""Benchmark: ranking from a serving snapshot, one user at a time and in batches.
 
-    .venv/bin/python bench/bench_ranking.py --home .reelrank --users 200 --batch 2000
+    .venv/bin/python bench/bench_ranking.py --home bench/out/scale-1m --users 300 \
+        --batch 2000 --repeats 3
 
-Uses a home that `reelrank run` has already built (features, ranker, indexes). Single-user
-latency is `rank_users` for one user at a time, warm (connection open, artifacts loaded),
-over --users random users; batch throughput ranks --batch users in one call, median of
---repeats.
+Loads `HOME/snapshots/latest` (or `--snapshot DIR`) the way the API does and reports:
+
+- load: manifest verification (sha256 of every file), building the in-memory snapshot,
+  `Engine.load` (ranker, feature assembler); RSS after;
+- one user: `engine.rank([u], live)` for --users random active users, with `live` read
+  from the home's control store for each call as the API does (`read_live`), p50/p99;
+  the same with the live read done beforehand (ranking alone); and the live read alone.
+  --warmup users are ranked first and not counted;
+- where one user's time goes: the same users through the engine's stages timed one by
+  one (query, each candidate source, merge, each policy filter, feature assembly, the
+  ranker's predict, selection), checked to give the same
+  page as `engine.rank` (`stages_pages_mismatched`);
+- batch: `engine.rank(chunk, live)` over --batch active users in chunks of 1000, `live`
+  read per chunk as the batch scorer does, median users/s of --repeats;
+- candidates per user: the merged pool the sources propose, and what is left to score
+  after the policy filters, averaged over the batch users.
+
+Prints a JSON report and a markdown row
+`| catalog | users | one user p50 | p99 | batch users/s | candidates/user |`
+(candidates/user: the scored pool). --cprofile N adds a cProfile of N single-user ranks.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import gc
+import io
 import json
+import pstats
+import resource
 import statistics
+import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
-from features.snapshot import serving_as_of
-from ranking.context import RankContext
-from ranking.filters.consent import live_grants
-from ranking.pipeline import Retrieval, rank_users
-from ranking.training import current_ranker
+from ranking.context import Candidates
+from ranking.filters import FILTERS
+from ranking.pipeline import SOURCES, Engine, _merge
+from ranking.policy import read_live
+from ranking.serving.snapshot import ServingSnapshot, _verify
 from reelrank.home import DataHome
+
+CHUNK = 1_000
+
+
+def _mem_mb() -> dict[str, float]:
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return {"rss_mb": round(out.get("VmRSS", float("nan")), 1),
+            "peak_rss_mb": round(out.get("VmHWM", resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss / 1024), 1)}
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _pct(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values)
+    return {"p50": round(float(np.percentile(a, 50)), 3),
+            "p90": round(float(np.percentile(a, 90)), 3),
+            "p99": round(float(np.percentile(a, 99)), 3),
+            "mean": round(float(a.mean()), 3), "max": round(float(a.max()), 3)}
+
+
+def _rows_bits(pool) -> tuple[np.ndarray, np.ndarray]:
+    """`_merge`'s result as (rows, bits), whichever shape this engine version returns."""
+    if hasattr(pool, "rows"):
+        return pool.rows, pool.bits
+    return pool[0], pool[1]
+
+
+def staged_rank(engine: Engine, user: object, live) -> tuple[dict[str, float], list, int, int]:
+    """`engine.rank([user], live)` stage by stage: (milliseconds per stage, page item ids,
+    merged candidates, scored candidates). Mirrors `Engine.rank` through its internals;
+    the caller checks the page is the same. "model" is the ranker's predict on the
+    assembled features (the engine's whole `_score` when it does not use the ranker)."""
+    clock = time.perf_counter
+    times: dict[str, float] = {}
+    snap, settings = engine.snap, engine.settings
+    t = clock()
+    q = engine.query(user, live.policy(user))
+    times["query"] = clock() - t
+    found = []
+    for source in SOURCES:
+        t = clock()
+        if q.policy.personalized or not source.PERSONAL:
+            found.append(source.propose(snap, [q], settings)[0])
+        else:
+            found.append(Candidates.empty())
+        times[f"source.{source.NAME}"] = clock() - t
+    t = clock()
+    rows, bits = _rows_bits(_merge(found))
+    times["merge"] = clock() - t
+    keep = np.ones(len(rows), dtype=bool)
+    for name, applies, drop in FILTERS:
+        t = clock()
+        if applies(q.policy):
+            keep &= ~(drop(snap, q, live, rows) & keep)
+        times[f"filter.{name}"] = clock() - t
+    merged = len(rows)
+    rows, bits = rows[keep], bits[keep]
+    personal = bool(q.policy.personalized and len(rows))
+    t = clock()
+    matrix = engine.assembler.rows(q.row, rows, q.vector) if personal else None
+    times["features"] = clock() - t
+    ranker = personal and engine.ranker is not None \
+        and getattr(engine, "scorer", "ranker") == "ranker"
+    t = clock()
+    if ranker:
+        engine.predict(matrix)
+    times["model"] = clock() - t
+    t = clock()
+    scores = engine._score([q], [rows])[0]   # the engine's scores, for the page check
+    if not ranker:                           # popularity / other scorers: all of _score
+        times["model"] = clock() - t
+    t = clock()
+    page = engine._select(q, rows, bits, scores)
+    times["select"] = clock() - t
+    return {k: v * 1000 for k, v in times.items()}, page.item_ids, merged, len(rows)
+
+
+def pools(engine: Engine, users: list, live) -> tuple[np.ndarray, np.ndarray]:
+    """(merged, scored) candidates per user, as `Engine.rank` forms them."""
+    from ranking.policy import servable
+
+    queries = [engine.query(u, live.policy(u)) for u in users]
+    proposed, _failed = engine._propose(queries)
+    merged, scored = [], []
+    for n, q in enumerate(queries):
+        rows, _bits = _rows_bits(_merge([p[n] for p in proposed]))
+        keep, _gone = servable(engine.snap, q, live, rows)
+        merged.append(len(rows))
+        scored.append(int(keep.sum()))
+    return np.array(merged), np.array(scored)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path(".reelrank"))
-    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--snapshot", type=Path, default=None,
+                        help="a snapshot directory (default: HOME/snapshots/latest)")
+    parser.add_argument("--users", type=int, default=300, help="users timed one at a time")
+    parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N",
+                        help="also profile N single-user ranks with cProfile")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = parser.parse_args()
+
     home = DataHome.open(args.home)
-    con = home.warehouse(read_only=True)
+    directory = (args.snapshot or home.dir("snapshots") / "latest").resolve()
+    if not directory.is_dir():
+        raise SystemExit(f"{directory}: no snapshot (run `reelrank run` or "
+                         "bench/scale_snapshot.py first)")
+    settings = home.settings
+    before = _mem_mb()
+    _say(f"loading {directory}")
+    t = time.perf_counter()
+    manifest = _verify(directory)
+    verify_s = time.perf_counter() - t
+    t = time.perf_counter()
+    snap = ServingSnapshot(directory, manifest)   # = ServingSnapshot.load minus _verify
+    build_s = time.perf_counter() - t
+    compiled = directory / ".compiled"
+    cached = compiled.is_dir() and any(compiled.iterdir())
+    t = time.perf_counter()
+    engine = Engine.load(snap, settings)
+    engine_s = time.perf_counter() - t
+    gc.collect()
+    loaded = _mem_mb()
+    disk = sum(f.stat().st_size for f in directory.rglob("*")
+               if f.is_file() and ".compiled" not in f.parts)
+    _say(f"loaded in {verify_s + build_s + engine_s:.1f}s (verify {verify_s:.1f}s, "
+         f"snapshot {build_s:.1f}s, engine {engine_s:.1f}s); RSS {loaded['rss_mb']:.0f} MB")
+
     control = home.control()
-    ranker = current_ranker(home.dir("models"))
-    retrieval = Retrieval.load(home.dir("indexes"))
-    grants = live_grants(control)
-    as_of = serving_as_of(con)
-    everyone = con.sql("SELECT DISTINCT user_id FROM engagement_daily ORDER BY 1").pl()["user_id"]
+    today = datetime.now(UTC).date()
+    active = snap.active_users().to_list()
     rng = np.random.default_rng(args.seed)
-    picks = everyone.sample(min(args.users, everyone.len()), seed=int(rng.integers(1 << 31)))
+    picks = [active[i] for i in rng.permutation(len(active))[: args.users + args.warmup]]
+    warm, timed = picks[: args.warmup], picks[args.warmup:]
 
-    def rank(users: pl.Series) -> None:
-        rank_users(RankContext(con, home.settings, as_of, users), ranker=ranker,
-                   retrieval=retrieval, grants=grants)
+    # ---- one user, live read per call (what the API does). A LiveState holds every live
+    # grant, so it is read per user and dropped, never kept for all users at once.
+    for u in warm:
+        engine.rank([u], read_live(control, [u], today))
+    with_live, live_only, rank_only = [], [], []
+    for u in timed:
+        t0 = time.perf_counter()
+        live = read_live(control, [u], today)
+        t1 = time.perf_counter()
+        engine.rank([u], live)
+        t2 = time.perf_counter()
+        with_live.append((t2 - t0) * 1000)
+        live_only.append((t1 - t0) * 1000)
+        rank_only.append((t2 - t1) * 1000)
+    del live
+    _say(f"one user: p50 {np.percentile(with_live, 50):.1f} ms, p99 "
+         f"{np.percentile(with_live, 99):.1f} ms; ranking alone p50 "
+         f"{np.percentile(rank_only, 50):.1f} ms, p99 {np.percentile(rank_only, 99):.1f} ms")
 
-    rank(picks[:1])  # warm caches
-    latencies = []
-    for user in picks:
-        started = time.perf_counter()
-        rank(pl.Series("user_id", [user], dtype=everyone.dtype))
-        latencies.append((time.perf_counter() - started) * 1000)
-    batch = everyone[: args.batch]
-    throughput = []
+    # ---- stages
+    stages: dict[str, list[float]] = {}
+    merged_one, scored_one, mismatched = [], [], 0
+    for u in timed:
+        live = read_live(control, [u], today)
+        times, ids, merged, scored = staged_rank(engine, u, live)
+        for name, ms in times.items():
+            stages.setdefault(name, []).append(ms)
+        merged_one.append(merged)
+        scored_one.append(scored)
+        if ids != engine.rank([u], live).pages[0].item_ids:
+            mismatched += 1
+    del live
+    total = sum(statistics.mean(v) for v in stages.values())
+    stage_report = {name: {**_pct(v), "share": round(statistics.mean(v) / total, 3)}
+                    for name, v in stages.items()}
+
+    profile_text = None
+    if args.cprofile:
+        prof = cProfile.Profile()
+        for u in timed[: args.cprofile]:
+            live = read_live(control, [u], today)
+            prof.enable()
+            engine.rank([u], live)
+            prof.disable()
+        del live
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(25)
+        profile_text = buf.getvalue()
+
+    # ---- batch
+    batch = [active[i] for i in rng.permutation(len(active))[: args.batch]]
+    rates, live_s = [], []
     for _ in range(args.repeats):
-        started = time.perf_counter()
-        rank(batch)
-        throughput.append(batch.len() / (time.perf_counter() - started))
-    (items,) = con.execute("SELECT count(*) FROM items").fetchall()[0]
-    report = {"items": items, "users_timed": len(latencies),
-              "single_user_ms": {"p50": float(np.percentile(latencies, 50)),
-                                 "p99": float(np.percentile(latencies, 99))},
-              "batch_users": batch.len(),
-              "batch_users_per_s_median": statistics.median(throughput)}
+        spent_live = 0.0
+        t0 = time.perf_counter()
+        for s in range(0, len(batch), CHUNK):
+            chunk = batch[s:s + CHUNK]
+            tl = time.perf_counter()
+            live = read_live(control, chunk, today)
+            spent_live += time.perf_counter() - tl
+            engine.rank(chunk, live)
+        rates.append(len(batch) / (time.perf_counter() - t0))
+        live_s.append(spent_live)
+    merged_b, scored_b = [], []
+    for s in range(0, len(batch), CHUNK):
+        chunk = batch[s:s + CHUNK]
+        m, k = pools(engine, chunk, read_live(control, chunk, today))
+        merged_b.append(m)
+        scored_b.append(k)
+    merged_b, scored_b = np.concatenate(merged_b), np.concatenate(scored_b)
+    control.close()
+    end = _mem_mb()
+
+    report = {
+        "snapshot": str(directory), "items": snap.n_items, "users": snap.user_ids.len(),
+        "active_users": len(active), "disk_bytes": disk,
+        "load_s": {"verify": round(verify_s, 2), "snapshot": round(build_s, 2),
+                   "engine": round(engine_s, 2), "ranker_backend": settings.ranker_backend,
+                   "compiled_ranker_cached": cached,
+                   "total": round(verify_s + build_s + engine_s, 2)},
+        "memory_mb": {"before_load": before["rss_mb"], "after_load": loaded["rss_mb"],
+                      "end": end["rss_mb"], "peak": end["peak_rss_mb"]},
+        "one_user_ms": {"users": len(timed), "with_live_read": _pct(with_live),
+                        "rank_only": _pct(rank_only), "live_read": _pct(live_only)},
+        "stages_ms": stage_report, "stages_pages_mismatched": mismatched,
+        "candidates_one_user": {"merged": round(float(np.mean(merged_one)), 1),
+                                "scored": round(float(np.mean(scored_one)), 1)},
+        "batch": {"users": len(batch), "chunk": CHUNK, "repeats": args.repeats,
+                  "users_per_s_median": round(statistics.median(rates), 1),
+                  "users_per_s_all": [round(r, 1) for r in rates],
+                  "live_read_s_median": round(statistics.median(live_s), 3),
+                  "candidates_per_user": {"merged": round(float(merged_b.mean()), 1),
+                                          "scored": round(float(scored_b.mean()), 1),
+                                          "scored_p50": float(np.median(scored_b))}},
+    }
     print(json.dumps(report, indent=2))
-    print("\n| catalog | one user p50 | one user p99 | batch users/s |\n| --- | --- | --- | --- |")
-    print(f"| {items:,} items | {report['single_user_ms']['p50']:.0f} ms | "
-          f"{report['single_user_ms']['p99']:.0f} ms | {report['batch_users_per_s_median']:.0f} |")
+    if profile_text:
+        print(f"\ncProfile of {args.cprofile} single-user ranks (by own time):\n")
+        print(profile_text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    print("\n| catalog | users | one user p50 | p99 | batch users/s | candidates/user |\n"
+          "| --- | --- | --- | --- | --- | --- |")
+    one = report["one_user_ms"]["with_live_read"]
+    print(f"| {snap.n_items:,} items | {snap.user_ids.len():,} | {one['p50']:.1f} ms | "
+          f"{one['p99']:.1f} ms | {report['batch']['users_per_s_median']:.0f} | "
+          f"{report['batch']['candidates_per_user']['scored']:.0f} |")
 
 
 if __name__ == "__main__":

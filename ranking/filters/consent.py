@@ -26,13 +26,36 @@ def lacking_consent(creator: object, owners: tuple[object, ...], grants) -> list
 
 
 def drop(snap, _query, live, rows: np.ndarray) -> np.ndarray:
-    owners, creators = snap.cameo_owners, snap.item_creator_ids
-    with_cameos = [(n, row) for n, row in enumerate(rows.tolist()) if row in owners]
-    needed = {(o, creators[row]) for _n, row in with_cameos for o in owners[row]
-              if o != creators[row]}
-    granted = live_grants(live.grants, needed) if needed else set()  # one lookup per page
+    """One grant lookup for the page: every (person, creator) pair among the candidates'
+    cameos, coded as integers so the per-item check is array work."""
     out = np.zeros(len(rows), dtype=bool)
-    for n, row in with_cameos:
-        creator = creators[row]
-        out[n] = any(o != creator and (o, creator) not in granted for o in owners[row])
+    people = snap.cameo_people
+    n_known = len(people.ptr) - 1
+    known = rows < n_known
+    base = np.where(known, rows, 0)
+    counts = np.where(known, people.ptr[base + 1] - people.ptr[base], 0)
+    sel = np.flatnonzero(counts)
+    if len(sel):
+        starts, n = people.ptr[rows[sel]], counts[sel]
+        offsets = np.repeat(starts - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        person = people.values[offsets]
+        item_of = np.repeat(np.arange(len(sel)), n)
+        creator = snap.item_creator[rows[sel]][item_of]
+        width = len(snap.user_ids) + 1
+        keys = np.where(person >= 0, person * width + creator, -1)
+        ids = snap.user_ids
+        needed = {(ids[int(k // width)], ids[int(k % width)]) for k in np.unique(keys[keys >= 0])}
+        granted = live_grants(live.grants, needed) if needed else set()
+        ok = np.array([snap.user_row[o] * width + snap.user_row[c] for o, c in granted],
+                      dtype=np.int64)
+        lacking = ~np.isin(keys, ok)  # an unknown person (-1) has granted nothing
+        blocked = np.zeros(len(sel), dtype=bool)
+        np.logical_or.at(blocked, item_of, lacking)
+        out[sel] = blocked
+    # Generations added since the snapshot carry their cameo lists as ids.
+    for n in np.flatnonzero(~known).tolist():
+        row = int(rows[n])
+        creator = snap.item_creator_ids[row]
+        owners = snap.cameo_owners.get(row, ())
+        out[n] = bool(owners) and bool(lacking_consent(creator, owners, live.grants))
     return out
