@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from ranking.api.routes import admin, blocks, cameos, dm, events, feed, guardians, health, settings
+from ranking.api.routes import (
+    admin,
+    blocks,
+    cameos,
+    dm,
+    events,
+    feed,
+    generations,
+    guardians,
+    health,
+    settings,
+)
 
 __all__ = ["ROUTERS"]
 
 ROUTERS = tuple(m.router for m in (feed, events, settings, blocks, guardians, cameos, dm,
-                                   admin, health))
+                                   generations, admin, health))
