@@ -170,12 +170,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="in-process passes over the users (the first is warm-up)")
     parser.add_argument("--ready-timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precomputed", action="store_true",
+                        help="draw users from those with a precomputed page")
     args = parser.parse_args(argv)
 
     home = DataHome.open(args.home)
     snap_dir = (home.dir("snapshots") / "latest").resolve()
     seen = pl.read_parquet(snap_dir / "seen.parquet", columns=["user_id"])
     active = seen["user_id"].unique().sort().to_list()
+    feeds = home.dir("feeds") / snap_dir.name
+    if args.precomputed and feeds.is_dir():
+        # As in production, where the nightly batch scored every active user: the users
+        # with a precomputed page for this snapshot (bench/precompute_feeds.py).
+        active = pl.read_parquet(feeds / "*.parquet", columns=["user_id"])[
+            "user_id"].unique().sort().to_list()
     rng = np.random.default_rng(args.seed)
     users = [active[i] for i in rng.choice(len(active), min(args.users, len(active)),
                                            replace=False)]

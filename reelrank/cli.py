@@ -262,6 +262,12 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    # Each request ranks one user: a single FAISS query or a 300 x 384 product gains
+    # nothing from more threads, and with requests in parallel, OpenMP and BLAS pools per
+    # request oversubscribe the cores and spin. Read by the libraries when they load, so
+    # set before anything imports numpy (an explicit setting in the environment wins).
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     import uvicorn
 
     from ranking.api import create_app

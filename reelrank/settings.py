@@ -185,6 +185,10 @@ class Settings(BaseSettings):
     api_max_events_per_batch: int = Field(
         default=1_000, ge=1, le=100_000,
         description="most engagement events one POST /v1/events may carry")
+    api_threads: int = Field(
+        default=4, ge=1, le=256,
+        description="requests handled at once (the worker threads sync endpoints run on): "
+        "ranking is CPU-bound, so a few per core; more only queue inside the process")
     api_page_default: int = Field(default=20, ge=1, le=1_000,
                                   description="feed items per page when a request names none")
     api_control_connections: int = Field(

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from ranking.api.deps import ApiState
@@ -41,6 +42,9 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Ranking is CPU-bound: more threads than a few per core only queue inside the
+        # process (anyio's default is 40).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = home.settings.api_threads
         watcher = asyncio.create_task(serving.watch(home.settings.api_snapshot_poll_s),
                                       name="snapshot-watcher")
         try:

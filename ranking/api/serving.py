@@ -57,6 +57,7 @@ def load_live(home: DataHome, directory: Path) -> Live:
     """Everything for `directory`, or `ReelrankError`; slow, so never on the event loop."""
     snap = ServingSnapshot.load(directory, spare_items=home.settings.api_spare_items)
     engine = Engine.load(snap, home.settings)
+    _single_threaded_search()
     feeds = home.dir("feeds") / snap.directory.name
     try:
         service = FeedService(engine, feeds if feeds.is_dir() else None)
@@ -67,6 +68,14 @@ def load_live(home: DataHome, directory: Path) -> Live:
         service = FeedService(engine, None)
     return Live(service, snap.directory, datetime.now(UTC),
                 IdCodec.of(snap.user_ids.dtype, snap.item_ids.dtype))
+
+
+def _single_threaded_search() -> None:
+    """One query per request: FAISS's OpenMP pool (which loading an index sets to the
+    index's build threads) only oversubscribes the cores when requests run in parallel."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 class Serving:
