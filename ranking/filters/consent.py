@@ -43,7 +43,7 @@ def drop(snap, _query, live, rows: np.ndarray) -> np.ndarray:
         creator = snap.item_creator[rows[sel]][item_of]
         width = len(snap.user_ids) + 1
         keys = np.where(person >= 0, person * width + creator, -1)
-        ids = snap.user_ids
+        ids = snap.user_id_list
         needed = {(ids[int(k // width)], ids[int(k % width)]) for k in np.unique(keys[keys >= 0])}
         granted = live_grants(live.grants, needed) if needed else set()
         ok = np.array([snap.user_row[o] * width + snap.user_row[c] for o, c in granted],

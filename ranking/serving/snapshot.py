@@ -151,6 +151,7 @@ class ServingSnapshot:
 
         users = read("users.parquet")
         self.user_ids = users["user_id"]
+        self.user_id_list: list[object] = self.user_ids.to_list()  # row -> id, in O(1)
         self.user_row = IdRows((u, n) for n, u in enumerate(self.user_ids.to_list()))
         n_users = users.height
 
