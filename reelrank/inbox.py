@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from filelock import FileLock
@@ -55,6 +55,21 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _prune(control: sqlite3.Connection, before: datetime) -> int:
+    """Forget events drained before `before`: kept that long only so a client's retry is
+    answered as a duplicate; an event re-sent later is accepted again, and ingest, which
+    keys events by id, still loads it once."""
+    control.execute("BEGIN IMMEDIATE")
+    try:
+        gone = control.execute("DELETE FROM event_inbox WHERE drained_at IS NOT NULL "
+                               "AND drained_at < ?", [stamp(before)]).rowcount
+    except BaseException:
+        control.execute("ROLLBACK")
+        raise
+    control.execute("COMMIT")
+    return gone
+
+
 def drain_inbox(home: DataHome, *, now: datetime | None = None) -> Path | None:
     """Move every undrained inbox event into a new landing batch; its path, or None when
     the inbox holds nothing new. One drain at a time per home (a file lock)."""
@@ -65,6 +80,8 @@ def drain_inbox(home: DataHome, *, now: datetime | None = None) -> Path | None:
 def _drain(home: DataHome, now: datetime) -> Path | None:
     control = home.control()
     try:
+        _prune(control, (now or datetime.now(UTC)) - timedelta(
+            days=home.settings.inbox_keep_days))
         rows = control.execute(
             "SELECT seq, payload FROM event_inbox WHERE drained_at IS NULL ORDER BY seq"
         ).fetchall()

@@ -189,6 +189,9 @@ class Settings(BaseSettings):
         default=4, ge=1, le=256,
         description="requests handled at once (the worker threads sync endpoints run on): "
         "ranking is CPU-bound, so a few per core; more only queue inside the process")
+    inbox_keep_days: float = Field(
+        default=7.0, ge=0, le=3_650,
+        description="drained inbox events are kept this long to answer retries as duplicates")
     api_page_default: int = Field(default=20, ge=1, le=1_000,
                                   description="feed items per page when a request names none")
     api_control_connections: int = Field(
