@@ -7,7 +7,7 @@ efSearch=16 left 58 of 500 slots as -1 and recall 0.20; efSearch=k gave 0.94), s
 search runs with efSearch = max(ef_search, k + excluded); any -1 left is dropped.
 
 The same index serves content embeddings (`item_embeddings`) and the collaborative vectors
-`collaborative_vectors` learns from co-engagement, so every ANN candidate source shares one
+`ranking.collaborative.collaborative_vectors` learns from co-engagement, so every ANN candidate source shares one
 search, one id mapping and one on-disk format.
 
 On disk an index is a directory of `index.faiss`, `ids.parquet` and `meta.json` (kind, dim,
@@ -30,23 +30,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import NamedTuple
 
 import faiss
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from scipy import sparse
-from scipy.sparse.linalg import svds
 
 from reelrank.errors import ReelrankError
 
 __all__ = [
-    "CollaborativeVectors",
+    "MAX_DIM",
     "IndexParams",
     "ItemId",
     "ItemIndex",
-    "collaborative_vectors",
     "recall_against_exact",
 ]
 
@@ -57,7 +53,7 @@ _INDEX_FILE = "index.faiss"
 _IDS_FILE = "ids.parquet"
 _META_FILE = "meta.json"
 _UNIT_TOLERANCE = 1e-3  # |norm - 1| allowed: float32 rounding and DuckDB round trips
-_MAX_DIM = 4096
+MAX_DIM = 4096
 
 
 @dataclass(frozen=True)
@@ -117,8 +113,8 @@ def _unit_rows(vectors: np.ndarray, what: str) -> np.ndarray:
     if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
         raise ValueError(f"{what} must be a 2-D numpy array, got "
                          f"{getattr(vectors, 'shape', type(vectors).__name__)}")
-    if not 1 <= vectors.shape[1] <= _MAX_DIM:
-        raise ValueError(f"{what} must have 1..{_MAX_DIM} columns, got {vectors.shape[1]}")
+    if not 1 <= vectors.shape[1] <= MAX_DIM:
+        raise ValueError(f"{what} must have 1..{MAX_DIM} columns, got {vectors.shape[1]}")
     out = np.ascontiguousarray(vectors, dtype=np.float32)
     norms = np.sqrt(np.einsum("ij,ij->i", out, out))
     bad = ~(np.abs(norms - 1) <= _UNIT_TOLERANCE)  # NaN or inf rows are bad too
@@ -375,75 +371,3 @@ def recall_against_exact(index: ItemIndex, queries: np.ndarray, k: int,
     exact, _ = exact_index.search(queries, k)
     return float(np.mean([len(set(a) & set(e)) / len(e)
                           for a, e in zip(approx, exact, strict=True)]))
-
-
-class CollaborativeVectors(NamedTuple):
-    """Unit vectors learned from co-engagement; ids keep the input's Python types."""
-
-    item_ids: list[ItemId]
-    item_vectors: np.ndarray  # float32 (items, d), d <= the dim asked for
-    user_ids: list[ItemId]
-    user_vectors: np.ndarray  # float32 (users, d)
-
-
-def collaborative_vectors(interactions: pl.DataFrame, dim: int, seed: int
-                          ) -> CollaborativeVectors:
-    """Users and items embedded by a rank-`dim` truncated SVD of the (user x item) matrix.
-
-    Weights of repeated (user, item) rows add up; pairs whose total is <= 0 are left out,
-    since negative feedback is the filters' and the ranker's job, not co-engagement. With
-    A ~ U S V^T, users are rows of U S^1/2 and items rows of V S^1/2, each L2-normalised, so
-    user . item ranks items as the low-rank reconstruction of A does (up to item norm) and
-    item . item is co-engagement similarity. `dim` is lowered to min(users, items) when
-    there are fewer of either. Rows whose projection is ~0 (outside the top components) are
-    dropped rather than normalised into noise. With no positive pair at all every output
-    is empty (vectors keep `dim` columns). Deterministic for a seed: ARPACK starts from a
-    seeded vector, rows are ordered by id, and each component's sign is fixed.
-    """
-    missing = {"user_id", "item_id", "weight"} - set(interactions.columns)
-    if missing:
-        raise ValueError(f"interactions lacks column(s) {sorted(missing)}; has "
-                         f"{interactions.columns}")
-    if type(dim) is not int or not 1 <= dim <= _MAX_DIM:
-        raise ValueError(f"dim must be an int in [1, {_MAX_DIM}], got {dim!r}")
-    if not interactions.schema["weight"].is_numeric():
-        raise ValueError(f"weight must be numeric, got {interactions.schema['weight']}")
-    bad = interactions.select(pl.col("user_id").null_count() + pl.col("item_id").null_count()
-                              + (~pl.col("weight").cast(pl.Float64).is_finite()).sum()
-                              + pl.col("weight").null_count()).item()
-    if bad:
-        raise ValueError(f"interactions has {bad} null id(s) or non-finite weight(s)")
-    pairs = (interactions.lazy().select("user_id", "item_id", pl.col("weight").cast(pl.Float64))
-             .group_by("user_id", "item_id").agg(pl.col("weight").sum())
-             .filter(pl.col("weight") > 0).collect())
-    if pairs.height == 0:
-        empty = np.zeros((0, dim), dtype=np.float32)
-        return CollaborativeVectors([], empty, [], empty.copy())
-    users = pairs.select(pl.col("user_id").unique().sort()).with_row_index("u")
-    items = pairs.select(pl.col("item_id").unique().sort()).with_row_index("i")
-    coded = pairs.join(users, on="user_id").join(items, on="item_id")
-    matrix = sparse.csr_matrix(
-        (coded["weight"].to_numpy(), (coded["u"].to_numpy(), coded["i"].to_numpy())),
-        shape=(users.height, items.height))
-    rank = min(dim, *matrix.shape)
-    if rank < min(matrix.shape):
-        rng = np.random.default_rng(seed)
-        left, values, right = svds(matrix, k=rank, v0=rng.uniform(-1, 1, min(matrix.shape)),
-                                   rng=rng)
-    else:  # ARPACK needs rank < min(shape); a matrix this thin is small enough to densify
-        left, values, right = np.linalg.svd(matrix.toarray(), full_matrices=False)
-    order = np.argsort(-values)[:rank]
-    left, values, right = left[:, order], values[order], right[order].T
-    signs = np.sign(right[np.abs(right).argmax(axis=0), np.arange(rank)])
-    signs[signs == 0] = 1
-    scale = np.sqrt(np.maximum(values, 0)) * signs
-    item_ids, item_vectors = _unit_kept(items["item_id"], right * scale)
-    user_ids, user_vectors = _unit_kept(users["user_id"], left * scale)
-    return CollaborativeVectors(item_ids, item_vectors, user_ids, user_vectors)
-
-
-def _unit_kept(ids: pl.Series, vectors: np.ndarray) -> tuple[list[ItemId], np.ndarray]:
-    norms = np.linalg.norm(vectors, axis=1)
-    keep = norms > 1e-9 * max(float(norms.max(initial=0)), 1e-300)
-    unit = (vectors[keep] / norms[keep, None]).astype(np.float32)
-    return ids.filter(pl.Series(keep)).to_list(), unit

@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ranking.index import IndexParams, ItemIndex, collaborative_vectors, recall_against_exact
+from ranking.collaborative import collaborative_vectors
+from ranking.index import IndexParams, ItemIndex, recall_against_exact
 from reelrank.errors import ReelrankError
 
 EXACT = IndexParams()
