@@ -36,29 +36,32 @@ def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
     n = len(scores)
     span = scores.max() - scores.min()
     relevance = (scores - scores.min()) / span if span > 0 else np.ones(n)
+    base = p.mmr_lambda * relevance
+    weight = 1 - p.mmr_lambda
     max_sim = np.full(n, -1.0)
-    taken = np.zeros(n, dtype=bool)
+    # The MMR value of every candidate given the page so far; -inf once it may not be
+    # picked (taken, or its creator at the cap, which is updated only when a cap is hit).
+    mmr = base.copy()
+    allowed = np.ones(n, dtype=bool)
     _, codes = np.unique(creators, return_inverse=True)
     per_creator = np.zeros(codes.max() + 1 if n else 0, dtype=np.int64)
     page: list[int] = []
-    while len(page) < min(p.length, n):
-        allowed = ~taken & (per_creator[codes] < p.per_creator_cap)
-        if not allowed.any():
-            break
-        slot = len(page) + 1
-        if slot % p.exploration_every == 0 and priority is not None \
-                and (allowed & priority).any():
-            pick = int(np.flatnonzero(allowed & priority)[0])
-        elif slot % p.exploration_every == 0 and (allowed & fresh).any():
-            pick = int(np.flatnonzero(allowed & fresh)[0])  # best-scored fresh video
-        else:
-            diversity = np.where(max_sim > -1.0, max_sim, 0.0)
-            mmr = p.mmr_lambda * relevance - (1 - p.mmr_lambda) * diversity
-            mmr = np.where(allowed, mmr, -np.inf)
+    while len(page) < min(p.length, n) and allowed.any():
+        pick = -1
+        if (len(page) + 1) % p.exploration_every == 0:
+            for wanted in (priority, fresh):
+                if wanted is not None and pick < 0:
+                    found = np.flatnonzero(allowed & wanted)
+                    pick = int(found[0]) if len(found) else -1  # the best-scored one
+        if pick < 0:
             pick = int(np.argmax(mmr))  # first maximum: the better-scored on ties
         page.append(pick)
-        taken[pick] = True
+        allowed[pick] = False
         per_creator[codes[pick]] += 1
+        if per_creator[codes[pick]] >= p.per_creator_cap:
+            allowed &= codes != codes[pick]
         if vectors.size:
-            max_sim = np.maximum(max_sim, vectors @ vectors[pick])
+            np.maximum(max_sim, vectors @ vectors[pick], out=max_sim)
+            mmr = base - weight * np.where(max_sim > -1.0, max_sim, 0.0)
+        mmr[~allowed] = -np.inf
     return page
