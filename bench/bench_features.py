@@ -26,8 +26,7 @@ BUILD = """
 import json, time
 from reelrank.home import DataHome
 from features.engagement import rollup_days
-from features.snapshot import SNAPSHOT_TABLES, build_table, serving_as_of
-from pipelines.assets.features import snapshot_params
+from features.snapshot import SNAPSHOT_TABLES, SnapshotParams, build_table, serving_as_of
 home = DataHome.open({home!r})
 con = home.warehouse()
 con.execute("DROP TABLE IF EXISTS engagement_daily")
@@ -42,7 +41,7 @@ stages["rollup"] = time.perf_counter() - started
 as_of = serving_as_of(con)
 for name in SNAPSHOT_TABLES:
     t = time.perf_counter()
-    build_table(con, name, as_of, snapshot_params(home.settings))
+    build_table(con, name, as_of, SnapshotParams.from_settings(home.settings))
     stages[name] = time.perf_counter() - t
 stages["total"] = time.perf_counter() - started
 print(json.dumps({{"events": events, "rollup_rows": rows, "stages": stages}}))

@@ -14,6 +14,7 @@ import duckdb
 
 from features.engagement import ENTITIES, windowed_features
 from features.location import home_regions, regional_popularity
+from reelrank.settings import Settings
 
 __all__ = [
     "PAIRS", "SNAPSHOT_TABLES", "SnapshotParams", "build_table", "feature_relation",
@@ -47,6 +48,18 @@ class SnapshotParams:
 
     def windows_for(self, name: str) -> tuple[int, ...]:
         return self.pair_windows if name in PAIRS else self.windows
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SnapshotParams:
+        return cls(
+            windows=tuple(settings.feature_windows_days),
+            pair_windows=tuple(settings.pair_windows_days),
+            half_life_days=settings.engagement_half_life_days,
+            prior_strength=settings.rate_prior_strength,
+            home_window_days=settings.home_region_window_days,
+            regional_window_days=settings.regional_popularity_window_days,
+            regional_top_k=settings.regional_top_k,
+        )
 
 
 def serving_as_of(con: duckdb.DuckDBPyConnection) -> date | None:

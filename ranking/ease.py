@@ -15,7 +15,6 @@ On disk: a directory with `weights.npy` (float32 items x items), `ids.parquet` a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import uuid
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from reelrank.checksums import file_sha256
 from reelrank.errors import ReelrankError
 
 __all__ = ["EaseModel", "fit_ease"]
@@ -43,7 +43,7 @@ class EaseModel:
         try:
             np.save(tmp / _WEIGHTS, self.weights)
             pl.DataFrame({"item_id": self.item_ids}).write_parquet(tmp / _IDS)
-            files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+            files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": file_sha256(tmp / name)}
                      for name in (_WEIGHTS, _IDS)}
             (tmp / _META).write_text(json.dumps({"kind": "ease", "items": len(self.item_ids),
                                                  "files": files}, indent=2))
@@ -56,12 +56,14 @@ class EaseModel:
         return directory
 
     @classmethod
-    def load(cls, directory: Path) -> EaseModel:
+    def load(cls, directory: Path, *, checksums: bool = True) -> EaseModel:
+        """`checksums=False` skips re-hashing files the caller verified (see ItemIndex)."""
         try:
             meta = json.loads((directory / _META).read_text())
             for name, want in meta["files"].items():
                 path = directory / name
-                if path.stat().st_size != want["bytes"] or _sha256(path) != want["sha256"]:
+                if path.stat().st_size != want["bytes"] or (
+                        checksums and file_sha256(path) != want["sha256"]):
                     raise ReelrankError(f"{path}: does not match {_META}")
             weights = np.load(directory / _WEIGHTS)
             ids = pl.read_parquet(directory / _IDS)["item_id"]
@@ -69,10 +71,6 @@ class EaseModel:
             raise ReelrankError(f"{directory} does not hold a readable EASE model ({exc})") \
                 from exc
         return cls(ids, weights)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def fit_ease(pairs: pl.DataFrame, lam: float) -> EaseModel:

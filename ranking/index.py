@@ -21,7 +21,6 @@ index's `threads`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from reelrank.checksums import file_sha256
 from reelrank.errors import ReelrankError
 
 __all__ = [
@@ -123,11 +123,6 @@ def _unit_rows(vectors: np.ndarray, what: str) -> np.ndarray:
         raise ValueError(f"{what} must be finite and L2-normalised; {int(bad.sum())} row(s) "
                          f"are not (row {row} has norm {norms[row]})")
     return out
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -265,7 +260,7 @@ class ItemIndex:
             pl.DataFrame({"item_id": pl.Series(self._ids.tolist(), dtype=self._id_dtype())}
                          ).write_parquet(staging / _IDS_FILE)
             files = {name: {"bytes": (staging / name).stat().st_size,
-                            "sha256": _sha256(staging / name)}
+                            "sha256": file_sha256(staging / name)}
                      for name in (_INDEX_FILE, _IDS_FILE)}
             meta = {"format": _FORMAT, "kind": self._kind, "dim": self.dim,
                     "count": self.count, "id_type": self._id_type(),
@@ -289,9 +284,11 @@ class ItemIndex:
         return target
 
     @classmethod
-    def load(cls, directory: Path | str, params: IndexParams | None = None) -> ItemIndex:
+    def load(cls, directory: Path | str, params: IndexParams | None = None, *,
+             checksums: bool = True) -> ItemIndex:
         """Read an index `save` wrote; raises `ReelrankError` naming any missing,
-        truncated, corrupt or mismatched file.
+        truncated, corrupt or mismatched file. `checksums=False` skips re-hashing files a
+        caller has just verified itself (a serving snapshot's manifest covers them).
 
         The build-time fields (exact_below, hnsw_m, ef_construction) always come from
         `meta.json`, since they describe the stored graph; `params` may override the
@@ -303,7 +300,8 @@ class ItemIndex:
             path, want = root / name, meta["files"][name]
             if not path.is_file():
                 raise ReelrankError(f"{path}: missing from the item index")
-            if path.stat().st_size != want["bytes"] or _sha256(path) != want["sha256"]:
+            if path.stat().st_size != want["bytes"] or (
+                    checksums and file_sha256(path) != want["sha256"]):
                 raise ReelrankError(f"{path}: does not match {_META_FILE} (truncated, "
                                     "corrupt, or from another save)")
         path = root / _INDEX_FILE

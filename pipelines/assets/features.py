@@ -9,9 +9,8 @@ import dagster as dg
 from features.snapshot import SNAPSHOT_TABLES, SnapshotParams, build_table, serving_as_of
 from pipelines.assets.engagement import FEATURES_GROUP, engagement_daily
 from pipelines.resources import HomeResource
-from reelrank.settings import Settings
 
-__all__ = ["FEATURE_ASSETS", "snapshot_params"]
+__all__ = ["FEATURE_ASSETS"]
 
 _KEYS = {
     "user": ("user_id",), "item": ("item_id",), "creator": ("creator_id",),
@@ -26,18 +25,6 @@ _SOURCE = {
                   "WHERE i.topic IS NOT NULL",
     "regional_popularity": "SELECT count(*) FROM engagement_daily WHERE region <> 'unknown'",
 }
-
-
-def snapshot_params(settings: Settings) -> SnapshotParams:
-    return SnapshotParams(
-        windows=tuple(settings.feature_windows_days),
-        pair_windows=tuple(settings.pair_windows_days),
-        half_life_days=settings.engagement_half_life_days,
-        prior_strength=settings.rate_prior_strength,
-        home_window_days=settings.home_region_window_days,
-        regional_window_days=settings.regional_popularity_window_days,
-        regional_top_k=settings.regional_top_k,
-    )
 
 
 def _checks(home: HomeResource, name: str, as_of) -> list[dg.AssetCheckResult]:
@@ -81,7 +68,7 @@ def _feature_asset(name: str) -> dg.AssetsDefinition:
         with data_home.writing(timeout_s=600) as con:
             as_of = serving_as_of(con)
             rows = 0 if as_of is None else build_table(
-                con, name, as_of, snapshot_params(data_home.settings))
+                con, name, as_of, SnapshotParams.from_settings(data_home.settings))
             preview = (con.sql(f"SELECT * FROM {SNAPSHOT_TABLES[name]} LIMIT 5").pl()
                        if as_of is not None else None)
         context.log.info(f"features/{name}: {rows:,} rows as of {as_of}")

@@ -14,7 +14,6 @@ matches nothing; a test holds snapshot rows equal to point-in-time rows.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,11 +29,12 @@ from features.engagement import ENTITIES, windowed_features
 from features.location import home_regions
 from features.snapshot import SnapshotParams, feature_relation
 from ranking.dataset import ensure_user_embeddings
+from reelrank.checksums import file_sha256
 from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
 
 __all__ = [
-    "ENTITY_FILES", "MANIFEST", "export_snapshot", "params_from", "prune", "publish_snapshot",
+    "ENTITY_FILES", "MANIFEST", "export_snapshot", "prune", "publish_snapshot",
 ]
 
 MANIFEST = "manifest.json"
@@ -43,17 +43,6 @@ FORMAT = 1
 ENTITY_FILES = {name: f"features_{name}.parquet"
                 for name in ("user", "item", "creator", "user_creator", "user_topic",
                              "region_item")}
-
-
-def params_from(settings: Settings) -> SnapshotParams:
-    return SnapshotParams(
-        windows=tuple(settings.feature_windows_days),
-        pair_windows=tuple(settings.pair_windows_days),
-        half_life_days=settings.engagement_half_life_days,
-        prior_strength=settings.rate_prior_strength,
-        home_window_days=settings.home_region_window_days,
-        regional_window_days=settings.regional_popularity_window_days,
-        regional_top_k=settings.regional_top_k)
 
 
 def _copy(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation | str,
@@ -87,18 +76,10 @@ def _link_tree(source: Path, target: Path) -> None:
                 shutil.copy2(item, target / item.name)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def export_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, *,
                     root: Path, ranker_dir: Path | None, indexes: Path) -> Path:
     """Write a new snapshot directory under `root` (not yet live) and return it."""
-    p = params_from(settings)
+    p = SnapshotParams.from_settings(settings)
     day = f"DATE '{as_of.isoformat()}'"
     out = root / f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     tmp = root / f".tmp-{out.name}"
@@ -162,7 +143,7 @@ def export_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: d
             "log_kind": kind[0][0] if kind else "exposures",
             "ranker": ranker_dir.name if ranker_dir is not None else None,
             "files": {str(f.relative_to(tmp)): {"bytes": f.stat().st_size,
-                                                "sha256": _sha256(f)} for f in files},
+                                                "sha256": file_sha256(f)} for f in files},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_plain))
         tmp.rename(out)

@@ -12,7 +12,6 @@ A snapshot is immutable once loaded; the server swaps whole snapshots.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from ranking.serving.export import ENTITY_FILES, FORMAT, MANIFEST
+from reelrank.checksums import file_sha256
 from reelrank.errors import ReelrankError
 
 __all__ = ["Csr", "ServingSnapshot"]
@@ -111,14 +111,6 @@ def _with_defaults(frame: pl.DataFrame, columns: list[str], defaults: dict[str, 
     return np.ascontiguousarray(np.vstack([body, tail]))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verify(directory: Path) -> dict:
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
@@ -131,7 +123,7 @@ def _verify(directory: Path) -> dict:
     for name, want in manifest["files"].items():
         path = directory / name
         if not path.is_file() or path.stat().st_size != want["bytes"] \
-                or _sha256(path) != want["sha256"]:
+                or file_sha256(path) != want["sha256"]:
             raise ReelrankError(f"{path}: missing or does not match {MANIFEST}; "
                                 "refusing a corrupt or half-written snapshot")
     return manifest
@@ -413,7 +405,7 @@ class ServingSnapshot:
         from ranking.index import ItemIndex
 
         try:
-            index = ItemIndex.load(directory)
+            index = ItemIndex.load(directory, checksums=False)  # the manifest's did
         except ReelrankError as exc:  # a damaged artifact: serve without that source
             log.warning("retrieval index %s unusable: %s", directory, exc)
             return None
@@ -436,7 +428,7 @@ class ServingSnapshot:
         from ranking.ease import EaseModel
 
         try:
-            model = EaseModel.load(directory)
+            model = EaseModel.load(directory, checksums=False)  # the manifest's did
         except ReelrankError as exc:  # a damaged artifact: serve without that source
             log.warning("EASE model %s unusable: %s", directory, exc)
             return None
@@ -444,6 +436,22 @@ class ServingSnapshot:
         rows = _codes(model.item_ids, self.item_row)
         to_weight[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
         return model.weights, to_weight, rows
+
+    @staticmethod
+    def nearest(index_rows, vectors: np.ndarray, k: int
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(snapshot rows, inner products) of the best `k` items for each query vector
+        in one of the snapshot's indexes (`content_index` or `collab_index`); items the
+        snapshot does not hold are left out."""
+        index, to_row = index_rows
+        labels, scores = index.search_positions(vectors, k)
+        out = []
+        for row_labels, row_scores in zip(labels, scores, strict=True):
+            ok = row_labels >= 0
+            rows = to_row[row_labels[ok]]
+            keep = rows >= 0
+            out.append((rows[keep], row_scores[ok][keep].astype(np.float64)))
+        return out
 
     def collaborative_scores(self, user: int, rows: np.ndarray) -> np.ndarray:
         """The collaborative model's score of each of `rows` for `user` (NaN where it has

@@ -23,12 +23,8 @@ def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
     asking = [n for n, q in enumerate(queries) if q.vector is not None]
     if snap.content_index is None or not asking:
         return out
-    index, to_row = snap.content_index
     vectors = np.stack([queries[n].vector for n in asking])
-    labels, scores = index.search_positions(vectors, int(settings.candidates_per_source))
-    for n, row_labels, row_scores in zip(asking, labels, scores, strict=True):
-        ok = row_labels >= 0
-        rows = to_row[row_labels[ok]]
-        keep = rows >= 0
-        out[n] = Candidates(rows[keep], row_scores[ok][keep].astype(np.float64))
+    found = snap.nearest(snap.content_index, vectors, int(settings.candidates_per_source))
+    for n, (rows, scores) in zip(asking, found, strict=True):
+        out[n] = Candidates(rows, scores)
     return out
