@@ -60,7 +60,7 @@ def _world(workdir: Path, events: int) -> Path:
     if (home / "ready").is_file():
         return home
     world = workdir / f"world-{users}x{DAYS}"
-    reelrank = [sys.executable, "-m", "reelrank.cli"]
+    reelrank = [sys.executable, "-m", "cli.main"]
     if not (world / "world.json").is_file():
         subprocess.run([*reelrank, "simulate", "--out", str(world), "--users", str(users),
                         "--days", str(DAYS), "--seed", "1", "--overwrite"], check=True)

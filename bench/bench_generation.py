@@ -25,12 +25,12 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from reelrank.generation._common import iso, utc_now
-from reelrank.generation.requests import submit_generation
+from generation._common import iso, utc_now
+from generation.requests import submit_generation
 from reelrank.home import DataHome
 from reelrank.settings import Settings
 
-BACKENDS = {"stub": "reelrank.generation.stubs:ScriptedBackend", "procedural": "procedural"}
+BACKENDS = {"stub": "generation.stubs:ScriptedBackend", "procedural": "procedural"}
 GATE_S = 2.5
 
 
@@ -43,7 +43,7 @@ def _one_run(root: Path, backend: str, jobs: int, workers: int) -> float:
     gate = utc_now() + timedelta(seconds=GATE_S)
     con.execute("UPDATE generation_requests SET not_before = ?", [iso(gate)])
     env = {**os.environ, "REELRANK_GENERATION_BACKEND": BACKENDS[backend]}
-    procs = [subprocess.Popen([sys.executable, "-m", "reelrank.generation", "--home", str(root),
+    procs = [subprocess.Popen([sys.executable, "-m", "generation", "--home", str(root),
                                "--embedder", "hashing", "--poll-s", "0.01"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for _ in range(workers)]

@@ -89,7 +89,7 @@ def implicit_top(model, train: pl.DataFrame) -> pl.DataFrame:
 
 
 def engine_top(train: pl.DataFrame, items: pl.DataFrame, work: Path) -> pl.DataFrame:
-    from pipelines.runner import run_nightly
+    from cli.runner import run_nightly
     from reelrank.home import DataHome
     from reelrank.importers import import_interactions
 

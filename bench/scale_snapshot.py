@@ -131,8 +131,8 @@ def _default_source() -> tuple[Path, Path | None]:
         found = _source(home)
         if found is not None:
             return found
+    from cli.runner import run_nightly
     from pipelines.resources import EmbedderResource
-    from pipelines.runner import run_nightly
 
     say(f"{DEFAULT_HOME} has no snapshots/latest: building the default world "
         f"(3,000 users, 14 days, hashing embedder) in {WORLD_HOME}")

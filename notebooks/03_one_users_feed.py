@@ -39,11 +39,11 @@ import numpy as np
 import polars as pl
 from IPython.display import display
 
+from api.feed import reason_for
 from ranking.filters import FILTERS
 from ranking.filters.consent import lacking_consent
 from ranking.pipeline import Engine
 from ranking.policy import read_live
-from ranking.serving.feed import reason_for
 from ranking.serving.snapshot import ServingSnapshot
 from reelrank.home import DataHome, resolve_home
 

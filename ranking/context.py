@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ranking.policy import UserPolicy
+from ranking.live import UserPolicy
 
 __all__ = ["Candidates", "UserQuery"]
 

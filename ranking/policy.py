@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
+from ranking.filters import FILTERS
+from ranking.live import GrantReader, LiveState, UserPolicy, live_grants
 from reelrank.errors import ReelrankError
 
 __all__ = [
@@ -30,63 +32,6 @@ __all__ = [
 
 DM_POLICIES = ("everyone", "friends", "nobody")
 _FEW_USERS = 50  # up to this many users, grants are looked up per page rather than all read
-
-
-@dataclass(frozen=True)
-class UserPolicy:
-    user_id: object
-    personalized: bool = True
-    chat_history: bool = False
-    supervised: bool = False
-    daily_limit: int | None = None   # items per day; None: no limit
-    served_today: int = 0
-    dm_policy: str = "everyone"
-
-    @property
-    def remaining_today(self) -> int | None:
-        if self.daily_limit is None:
-            return None
-        return max(self.daily_limit - self.served_today, 0)
-
-
-class GrantReader:
-    """Live grants looked up for just the (owner, creator) pairs a page needs, by creator
-    (indexed), at filter time: one small query instead of reading every grant there is,
-    which at a million grants took ~300 ms per request."""
-
-    def __init__(self, control: sqlite3.Connection) -> None:
-        self.control = control
-
-    def live(self, pairs: set[tuple[object, object]]) -> set[tuple[object, object]]:
-        creators = sorted({c for _o, c in pairs}, key=repr)
-        found: set[tuple[object, object]] = set()
-        for start in range(0, len(creators), 500):
-            part = creators[start:start + 500]
-            found.update(self.control.execute(
-                f"SELECT owner_id, grantee_id FROM cameo_grants WHERE revoked_at IS NULL "
-                f"AND grantee_id IN ({_in(part)})", part).fetchall())
-        return pairs & found
-
-
-def live_grants(grants: frozenset[tuple[object, object]] | GrantReader,
-                pairs: set[tuple[object, object]]) -> set[tuple[object, object]]:
-    """Which of `pairs` (owner, grantee) hold a live grant."""
-    if isinstance(grants, GrantReader):
-        return grants.live(pairs)
-    return pairs & grants
-
-
-@dataclass(frozen=True)
-class LiveState:
-    """What the control store says right now, for the users being ranked. `grants`: every
-    live (owner, grantee) pair, or a reader that looks them up as needed."""
-
-    grants: frozenset[tuple[object, object]] | GrantReader
-    blocks: dict[object, frozenset[object]]           # user -> creators they blocked
-    policies: dict[object, UserPolicy]
-
-    def policy(self, user_id: object) -> UserPolicy:
-        return self.policies.get(user_id, UserPolicy(user_id))
 
 
 def _in(ids: list[object]) -> str:
@@ -149,8 +94,6 @@ def read_live(control: sqlite3.Connection, users: Iterable[object], today: date
 def servable(snap, query, live: LiveState, rows: np.ndarray
              ) -> tuple[np.ndarray, dict[str, int]]:
     """(mask of `rows` that may be shown to `query`'s user, removals per filter name)."""
-    from ranking.filters import FILTERS
-
     keep = np.ones(len(rows), dtype=bool)
     removed: dict[str, int] = {}
     for name, applies, drop in FILTERS:

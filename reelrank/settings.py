@@ -167,7 +167,7 @@ class Settings(BaseSettings):
         default="procedural",
         pattern=r"^(procedural|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
         description="'procedural' (the bundled renderer) or a 'module:Class' path to a "
-        "class implementing reelrank.generation.backends.GenerationBackend")
+        "class implementing generation.backends.GenerationBackend")
     generation_prompt_max_chars: int = Field(default=2_000, ge=1, le=100_000)
     generation_max_cameos: int = Field(default=8, ge=0, le=100)
 

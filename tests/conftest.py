@@ -77,8 +77,8 @@ def tiny_world(directory: Path, *, ids: str = "str") -> Path:
 def scored_home(tmp_path_factory: pytest.TempPathFactory) -> DataHome:
     """A small synthetic world run end to end: features, ranker, snapshot, feeds. Shared by
     the scoring and serving tests; tests that change its control store undo the change."""
+    from cli.runner import run_nightly
     from pipelines.resources import EmbedderResource
-    from pipelines.runner import run_nightly
 
     home = DataHome.open(tmp_path_factory.mktemp("score") / "home")
     summary = run_nightly(home, users=500, days=9, seed=5,

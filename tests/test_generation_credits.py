@@ -1,7 +1,7 @@
 """Quotas and credits: the free daily allowance, charging only while demand is high, refusal on
 an insufficient balance, refunds, no double charge, and a balance that never goes negative.
 
-The policy under test (issue #6, `reelrank.generation.pricing`): within the allowance a
+The policy under test (issue #6, `generation.pricing`): within the allowance a
 generation is free; beyond it, it costs credits only while demand is high (queue depth or the
 oldest queued wait over its threshold), and is still free while the queue keeps up.
 """
@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from reelrank.generation._common import immediate, iso
-from reelrank.generation.credits import (
+from generation._common import immediate, iso
+from generation.credits import (
     CHARGE,
     REFUND,
     add_credits,
@@ -27,9 +27,9 @@ from reelrank.generation.credits import (
     charged_for,
     refund,
 )
-from reelrank.generation.requests import generation_status, submit_generation
-from reelrank.generation.stubs import ScriptedBackend
-from reelrank.generation.worker import run_worker
+from generation.requests import generation_status, submit_generation
+from generation.stubs import ScriptedBackend
+from generation.worker import run_worker
 from reelrank.home import DataHome
 from reelrank.settings import Settings
 from reelrank.stores import open_control

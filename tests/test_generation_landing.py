@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reelrank.generation.items import insert_generated_item
-from reelrank.generation.landing import land_generated_items
+from generation.landing import land_generated_items
+from reelrank.control.items import insert_generated_item
 from reelrank.home import DataHome
 from reelrank.ingest import ingest_directory
 from tests.conftest import tiny_world

@@ -10,19 +10,19 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from reelrank.contracts import CONTRACTS
-from reelrank.generation._common import iso
-from reelrank.generation.items import (
-    drain_generated_items,
-    generated_item_id,
-    insert_generated_item,
-    new_generated_items,
-)
-from reelrank.generation.requests import (
+from generation._common import iso
+from generation.requests import (
     InvalidGenerationRequestError,
     UnknownGenerationError,
     generation_status,
     submit_generation,
+)
+from reelrank.contracts import CONTRACTS
+from reelrank.control.items import (
+    drain_generated_items,
+    generated_item_id,
+    insert_generated_item,
+    new_generated_items,
 )
 from reelrank.home import DataHome
 

@@ -18,26 +18,26 @@ import pytest
 from PIL import Image
 
 from features.embeddings import HashingEmbedder
-from reelrank.generation._common import iso
-from reelrank.generation.backends import (
+from generation._common import iso
+from generation.backends import (
     BackendConfigError,
     RenderRequest,
     RenderResult,
     load_backend,
 )
-from reelrank.generation.credits import add_credits, balance
-from reelrank.generation.items import new_generated_items
-from reelrank.generation.procedural import ProceduralRenderer
-from reelrank.generation.publish import Embedded, publish
-from reelrank.generation.queue import claim, retry_or_fail
-from reelrank.generation.requests import generation_status, submit_generation
-from reelrank.generation.stubs import ScriptedBackend
-from reelrank.generation.worker import run_worker
+from generation.credits import add_credits, balance
+from generation.procedural import ProceduralRenderer
+from generation.publish import Embedded, publish
+from generation.queue import claim, retry_or_fail
+from generation.requests import generation_status, submit_generation
+from generation.stubs import ScriptedBackend
+from generation.worker import run_worker
+from reelrank.control.items import new_generated_items
 from reelrank.home import DataHome
 from reelrank.settings import Settings
 
 START = datetime(2026, 3, 1, 9, tzinfo=UTC)
-SCRIPTED = "reelrank.generation.stubs:ScriptedBackend"
+SCRIPTED = "generation.stubs:ScriptedBackend"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -102,7 +102,7 @@ def test_backends_load_by_name_or_dotted_path() -> None:
     assert isinstance(load_backend("procedural"), ProceduralRenderer)
     assert isinstance(load_backend(SCRIPTED), ScriptedBackend)
     for spec, message in [("nope.nothing:X", "cannot import"),
-                          ("reelrank.generation.stubs:Missing", "no class"),
+                          ("generation.stubs:Missing", "no class"),
                           ("reelrank.settings:Settings", "not a generation backend"),
                           ("no_colon", "module:Class")]:
         with pytest.raises(BackendConfigError, match=message):
@@ -248,7 +248,7 @@ def spawn(home: DataHome, log: Path, *args: str, lease_s: float = 1.0) -> subpro
     env = {**os.environ, "REELRANK_GENERATION_BACKEND": SCRIPTED,
            "REELRANK_GENERATION_LEASE_S": str(lease_s), "REELRANK_GENERATION_BACKOFF_S": "0"}
     return subprocess.Popen(
-        [sys.executable, "-m", "reelrank.generation", "--home", str(home.root),
+        [sys.executable, "-m", "generation", "--home", str(home.root),
          "--embedder", "hashing", "--poll-s", "0.05", *args],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
 
@@ -343,7 +343,7 @@ def test_two_workers_run_200_jobs_each_exactly_once(tmp_path: Path) -> None:
 
 
 def test_worker_cli_rejects_bad_arguments() -> None:
-    from reelrank.generation.cli import worker_main
+    from generation.cli import worker_main
 
     with pytest.raises(SystemExit):
         worker_main(["--poll-s", "0"])

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from cli.runner import run_nightly
 from pipelines.resources import EmbedderResource
-from pipelines.runner import run_nightly
 from reelrank.home import DataHome
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from cli.runner import run_nightly
 from pipelines.definitions import NIGHTLY_JOB, build_definitions, defs
 from pipelines.instance import instance_for
 from pipelines.resources import EmbedderResource
-from pipelines.runner import run_nightly
 from reelrank.home import DataHome
 from tests.conftest import tiny_world
 

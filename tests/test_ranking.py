@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cli.runner import run_nightly
 from pipelines.resources import EmbedderResource
-from pipelines.runner import run_nightly
 from ranking.evaluate import evaluate, temporal_split
 from ranking.ranker import RankerParams, TrainedRanker, train_ranker
 from reelrank.errors import ReelrankError

@@ -9,10 +9,10 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from cli.report import write_report
+from cli.runner import RunSummary, run_nightly
 from pipelines.instance import instance_for
-from pipelines.report import write_report
 from pipelines.resources import EmbedderResource
-from pipelines.runner import RunSummary, run_nightly
 from reelrank.home import DataHome
 from tests.conftest import tiny_world
 

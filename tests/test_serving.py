@@ -275,8 +275,8 @@ def test_a_friends_new_generation_reaches_the_next_request(scored_home: DataHome
                                                            tmp_path: Path) -> None:
     """Same-day reach: a finished generation is in a friend's very next page, before any
     nightly run; a precomputed page is not served over it."""
-    from ranking.serving.feed import FeedService
-    from reelrank.generation.items import insert_generated_item
+    from api.feed import FeedService
+    from reelrank.control.items import insert_generated_item
 
     home = DataHome.open(_copy_home(scored_home, tmp_path))
     snap = ServingSnapshot.load(home.dir("snapshots") / "latest", spare_items=10)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from generation.landing import land_generated_items
 from pipelines.partitions import EVENT_DAYS
 from pipelines.resources import HomeResource
 from reelrank.contracts import INGEST_ORDER
-from reelrank.generation.landing import land_generated_items
 from reelrank.home import DataHome
 from reelrank.inbox import drain_inbox
 from reelrank.ingest import IngestReport, TableReport, ingest_directory

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.policy import live_grants
+from ranking.live import live_grants
 
 __all__ = ["NAME", "applies", "drop", "lacking_consent"]
 

@@ -1,0 +1,21 @@
+"""One router per resource; `ROUTERS` is what the app mounts, in documentation order."""
+
+from __future__ import annotations
+
+from api.routes import (
+    admin,
+    blocks,
+    cameos,
+    dm,
+    events,
+    feed,
+    generations,
+    guardians,
+    health,
+    settings,
+)
+
+__all__ = ["ROUTERS"]
+
+ROUTERS = tuple(m.router for m in (feed, events, settings, blocks, guardians, cameos, dm,
+                                   generations, admin, health))
