@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ranking.pipeline import Engine, Page
+from ranking.engine import Engine, Page
 from ranking.policy import claim_served, read_live, servable
+from ranking.snapshot.overlay import LiveItems
+from ranking.snapshot.view import View, view_of
 from reelrank.control.items import new_generated_items
 from reelrank.errors import ReelrankError
 
@@ -72,11 +74,14 @@ def _decode(cursor: str) -> tuple[str, int]:
 
 
 class FeedService:
-    """Holds one engine and, when the batch wrote them for the same snapshot, its pages."""
+    """Holds one engine, the items made since its snapshot (an overlay this service owns
+    and replaces whole, never edits), and, when the batch wrote them for the same
+    snapshot, its pages."""
 
     def __init__(self, engine: Engine, feeds_dir: Path | None) -> None:
         self.engine = engine
         self.snapshot = engine.snap.directory.name
+        self.items = LiveItems.empty(engine.snap)
         self._lock = threading.Lock()
         self._live_seq = 0
         self._live_creators: set[int] = set()
@@ -101,10 +106,11 @@ class FeedService:
             if not fresh:
                 return 0
             self._live_seq = max(int(r["seq"]) for r in fresh)
-            added = self.engine.snap.add_items(fresh)
+            before = self.items
+            self.items = before.add(self.engine.snap, fresh)  # one reference swap
             self._live_creators.update(self.engine.snap.user_row.get(r["creator_id"], -1)
                                        for r in fresh)
-            return added
+            return len(self.items) - len(before)
 
     def page(self, control: sqlite3.Connection, user_id: object, *, limit: int,
              cursor: str | None, now: datetime) -> FeedPage:
@@ -112,34 +118,36 @@ class FeedService:
         if cursor is not None:
             _snapshot, offset = _decode(cursor)
         self.sync(control)
+        items = self.items  # read once: this request ranks on exactly these
+        view = view_of(self.engine.snap, items)
         live = read_live(control, [user_id], now.date())
         policy = live.policy(user_id)
-        engine, snap = self.engine, self.engine.snap
+        engine = self.engine
         query = engine.query(user_id, policy)
         stored = self._stored(user_id, query)
         removed: dict[str, int] = {}
         if stored is not None:
-            rows = np.array([snap.item_row.get(i, -1) for i in stored.item_ids], dtype=np.int64)
+            rows = np.array([view.row_of(i) for i in stored.item_ids], dtype=np.int64)
             known = rows >= 0
-            keep, removed = servable(snap, query, live, np.where(known, rows, 0))
+            keep, removed = servable(view, query, live, np.where(known, rows, 0))
             keep &= known
             page = Page(user_id, [i for i, k in zip(stored.item_ids, keep) if k],
                         stored.scores[keep], [s for s, k in zip(stored.sources, keep) if k])
         else:
-            out = engine.rank([user_id], live)
+            out = engine.rank([user_id], live, items)
             page, removed = out.pages[0], out.removed
         window = slice(offset, offset + limit)
         ids, scores, sources = page.item_ids[window], page.scores[window], page.sources[window]
         allowed = claim_served(control, policy, len(ids), now)
         ids, scores, sources = ids[:allowed], scores[:allowed], sources[:allowed]
-        items = [FeedItem(i, float(s), src, reason_for(engine, query, i, src))
+        shown = [FeedItem(i, float(s), src, reason_for(view, query, i, src))
                  for i, s, src in zip(ids, scores, sources, strict=True)]
-        end = offset + len(items)
-        more = end < len(page.item_ids) and len(items) == limit
+        end = offset + len(shown)
+        more = end < len(page.item_ids) and len(shown) == limit
         remaining = None
         if policy.daily_limit is not None:
             remaining = max(policy.daily_limit - policy.served_today - allowed, 0)
-        return FeedPage(items, _encode(self.snapshot, end) if more else None, remaining,
+        return FeedPage(shown, _encode(self.snapshot, end) if more else None, remaining,
                         stored is not None, removed)
 
     def _stored(self, user_id: object, query) -> Page | None:
@@ -159,16 +167,18 @@ class FeedService:
                     part["source"].to_list())
 
 
-def reason_for(engine: Engine, query, item_id: object, source: str) -> str:
+def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
     """A short why: the first of the sources that proposed the item, in order of how
-    personal an explanation it gives."""
+    personal an explanation it gives. `view`: what the page was ranked on (an engine
+    means its snapshot)."""
     names = source.split(",")
     if "similar" in names and query.row >= 0 and query.policy.personalized:
-        snap = engine.snap
+        snap = view.snap if isinstance(view, Engine) else view
         seen = snap.seen.values[snap.seen.of(query.row)]
-        row = snap.item_row.get(item_id, -1)
-        if len(seen) and row >= 0 and snap.has_vector[row]:
-            closest = seen[int(np.argmax(snap.item_vectors[seen] @ snap.item_vectors[row]))]
+        row = snap.row_of(item_id)
+        if len(seen) and row >= 0 and snap.take("has_vector", np.array([row]))[0]:
+            vector = snap.take("item_vectors", np.array([row]))[0]
+            closest = seen[int(np.argmax(snap.item_vectors[seen] @ vector))]
             return f"because you watched {snap.item_id_list[int(closest)]}"
     for name in ("graph", "collaborative", "trending", "fresh"):
         if name in names:

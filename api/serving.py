@@ -22,8 +22,8 @@ import polars as pl
 from api.feed import FeedService
 from api.ids import IdCodec
 from api.metrics import Metrics
-from ranking.pipeline import Engine
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.engine import Engine
+from ranking.snapshot.reader import ServingSnapshot
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 

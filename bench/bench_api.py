@@ -40,9 +40,9 @@ import numpy as np
 import polars as pl
 
 from api.feed import FeedService
-from ranking.pipeline import Engine
+from ranking.engine import Engine
 from ranking.policy import read_live
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
 from reelrank.tokens import create_token, revoke_token
 

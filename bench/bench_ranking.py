@@ -46,7 +46,8 @@ from ranking.context import Candidates
 from ranking.filters import FILTERS
 from ranking.pipeline import SOURCES, Engine, _merge
 from ranking.policy import read_live
-from ranking.serving.snapshot import ServingSnapshot, _verify
+from ranking.snapshot.format import verify as _verify
+from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
 
 CHUNK = 1_000

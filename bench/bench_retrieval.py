@@ -92,7 +92,8 @@ def _latencies_ms(index: object, queries: np.ndarray, k: int) -> dict[str, float
 
 def run_once(config: dict[str, int]) -> dict[str, object]:
     """One measured run (in the child process)."""
-    from ranking.index import IndexParams, ItemIndex, recall_against_exact
+    from ranking.index import IndexParams, ItemIndex
+    from ranking.retrieval import recall_against_exact
 
     n, dim, k = config["n"], config["dim"], config["k"]
     started = time.perf_counter()

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from ranking.batch import score_shard
-from ranking.pipeline import Engine
+from ranking.engine import Engine
 from ranking.publish import publish_run
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
 
 

@@ -60,9 +60,6 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from scipy import sparse
-
-from ranking.index import IndexParams, ItemIndex
 from ranking.serving.export import (
     ENTITY_FILES,
     FORMAT,
@@ -72,7 +69,10 @@ from ranking.serving.export import (
     _sha256,
     publish_snapshot,
 )
-from ranking.serving.snapshot import _verify
+from scipy import sparse
+
+from ranking.index import IndexParams, ItemIndex
+from ranking.snapshot.format import verify as _verify
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 
@@ -834,9 +834,9 @@ def main() -> None:
 
 def _check(snapshot: Path, home: DataHome) -> None:
     """Load the snapshot the way the server does and rank a few users."""
-    from ranking.pipeline import Engine
+    from ranking.engine import Engine
     from ranking.policy import read_live
-    from ranking.serving.snapshot import ServingSnapshot
+    from ranking.snapshot.reader import ServingSnapshot
 
     started = time.perf_counter()
     snap = ServingSnapshot.load(snapshot)

@@ -28,6 +28,7 @@ SNAPSHOT_TABLES: dict[str, str] = {
     "creator": "features_creator",
     "user_creator": "features_user_creator",
     "user_topic": "features_user_topic",
+    "region_item": "features_region_item",
     "home_region": "features_home_region",
     "regional_popularity": "features_regional_popularity",
 }

@@ -197,6 +197,6 @@ pl.DataFrame({"feature": ranked[:10], "gain": [gain[f] for f in ranked[:10]]})
 #
 # A feature that wins here is added where both training and serving get it: the SQL in
 # `ranking/dataset.py` (training and evaluation rows) and the serving feature assembler
-# (`ranking/serving/features.py`), so the nightly ranker learns it and `rank a user`
+# (`ranking/assembler.py`), so the nightly ranker learns it and `rank a user`
 # computes it the same way. The nightly `ranker_not_worse` check then compares the new
 # ranker with the current one before it is promoted.

@@ -40,11 +40,11 @@ import polars as pl
 from IPython.display import display
 
 from api.feed import reason_for
-from ranking.filters import FILTERS
+from ranking.engine import Engine
 from ranking.filters.consent import lacking_consent
-from ranking.pipeline import Engine
+from ranking.pipeline import FEED
 from ranking.policy import read_live
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome, resolve_home
 
 # Jupyter starts the kernel in notebooks/; `make run` writes the default home at the
@@ -138,7 +138,7 @@ plt.show()
 # filter's name (an item is counted by the first filter that removes it).
 
 # %%
-removed = pl.DataFrame({"filter": [name for name, _, _ in FILTERS]}).join(
+removed = pl.DataFrame({"filter": [f.NAME for f in FEED.filters]}).join(
     pl.DataFrame({"filter": list(out.removed), "removed": list(out.removed.values())},
                  schema={"filter": pl.String, "removed": pl.Int64}),
     on="filter", how="left").with_columns(pl.col("removed").fill_null(0))
@@ -156,10 +156,11 @@ display(removed)
 # %%
 catalog = np.arange(snap.n_items)
 examples = []
-for name, applies, drop in FILTERS:
-    if not applies(policy):
+for component in FEED.filters:
+    if not component.applies(policy):
         continue
-    for row in catalog[drop(snap, query, live, catalog)][:5].tolist():
+    name = component.NAME
+    for row in catalog[component.drop(snap, query, live, catalog)][:5].tolist():
         creator = snap.item_creator_ids[row]
         why = ""
         if name == "cameo_consent":

@@ -19,18 +19,16 @@ import dagster as dg
 from pipelines.assets.content import CONTENT_ASSETS, chat_interests_only_for_opted_in
 from pipelines.assets.engagement import FEATURES_GROUP, engagement_daily, engagement_daily_sane
 from pipelines.assets.features import FEATURE_ASSETS
-from pipelines.assets.ranking import (
-    SCORING_GROUP,
+from pipelines.assets.raw import RAW_GROUP, raw_inputs
+from pipelines.assets.scoring import SCORING_GROUP, scoring_assets, serving_snapshot
+from pipelines.assets.training import (
     TRAINING_GROUP,
     collaborative_index,
     item_index,
     ranker,
     ranker_not_worse,
     ranker_promoted,
-    scoring_assets,
-    serving_snapshot,
 )
-from pipelines.assets.raw import RAW_GROUP, raw_inputs
 from pipelines.planning import run_plan
 from pipelines.resources import EmbedderResource, HomeResource
 from reelrank.home import resolve_home
@@ -89,7 +87,7 @@ def build_definitions(home_path: str | os.PathLike[str] | None = None,
     nightly = dg.define_asset_job(
         NIGHTLY_JOB, selection=dg.AssetSelection.groups(*NIGHTLY_GROUPS), tags=WRITES_WAREHOUSE,
         description="Refresh inputs and features, retrain, batch-score and publish.")
-    shards = home.open().settings.batch_shards
+    shards = home.settings().batch_shards  # from the environment: nothing opened at import
     scoring = scoring_assets(shards)
     score = dg.define_asset_job(
         SCORE_JOB, selection=dg.AssetSelection.groups(SCORING_GROUP), tags=WRITES_WAREHOUSE,

@@ -1,6 +1,7 @@
 """Dagster resources: the only way assets reach external systems."""
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -8,6 +9,7 @@ from pydantic import PrivateAttr
 
 from features.embeddings import Embedder, HashingEmbedder, load_embedder
 from reelrank.home import DataHome
+from reelrank.settings import Settings
 
 __all__ = ["EmbedderResource", "HomeResource"]
 
@@ -19,6 +21,10 @@ class HomeResource(dg.ConfigurableResource):
 
     def open(self) -> DataHome:
         return DataHome.open(self.path)
+
+    def settings(self) -> Settings:
+        """The home's settings, without opening (creating, migrating) anything."""
+        return Settings(home=Path(self.path))
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Rows of one read query on the warehouse (for checks and metadata)."""

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import polars as pl
 
-from ranking.pipeline import Engine
+from ranking.engine import Engine
 from ranking.policy import read_live
 
 __all__ = ["FEED_COLUMNS", "ShardReport", "score_shard", "shard_of", "shard_users"]
 
 FEED_COLUMNS = ("user_id", "position", "item_id", "score", "source")
-USERS_PER_CHUNK = 1_000
 
 
 @dataclass(frozen=True)
@@ -57,15 +56,16 @@ def score_shard(engine: Engine, control: sqlite3.Connection, users: pl.Series, *
     removed: dict[str, int] = {}
     failed: dict[str, str] = {}
     item_dtype = engine.snap.item_ids.dtype
-    for start in range(0, users.len(), USERS_PER_CHUNK):
-        chunk = users[start:start + USERS_PER_CHUNK].to_list()
+    step = engine.settings.batch_chunk_users
+    for start in range(0, users.len(), step):
+        chunk = users[start:start + step].to_list()
         live = read_live(control, chunk, clock().date())
         out = engine.rank(chunk, live)
         parts.append(out.frame(users.dtype, item_dtype))
         for name, n in out.removed.items():
             removed[name] = removed.get(name, 0) + n
         failed.update(out.failed_sources)
-        say(f"shard {shard}: {min(start + USERS_PER_CHUNK, users.len()):,}/{users.len():,} users")
+        say(f"shard {shard}: {min(start + step, users.len()):,}/{users.len():,} users")
     feeds = pl.concat(parts) if parts else pl.DataFrame(schema={
         "user_id": users.dtype, "position": pl.Int32, "item_id": item_dtype,
         "score": pl.Float64, "source": pl.String})

@@ -34,24 +34,23 @@ def build_collaborative(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
     EASE (in `directory`'s sibling `ease/`) for catalogs up to `ease_max_items`, else a
     low-rank factorisation saved as an item index plus user vectors in `directory`.
     Returns the number of items modelled."""
-    day = f"DATE '{as_of.isoformat()}'"
-    window = f"day < {day} AND day >= {day} - {int(settings.collaborative_window_days)}"
+    window = {"day": as_of, "days": int(settings.collaborative_window_days)}
+    in_window = "day < $day AND day >= $day - $days::INTEGER"
     ease_dir = directory.parent / "ease"
     (items,) = con.execute(f"SELECT count(DISTINCT item_id) FROM engagement_daily "
-                           f"WHERE {window} AND impressions > 0").fetchall()[0]
+                           f"WHERE {in_window} AND impressions > 0", window).fetchall()[0]
     if 0 < items <= settings.ease_max_items:
         pairs = con.sql(f"SELECT DISTINCT user_id, item_id FROM engagement_daily "
-                        f"WHERE {window} AND impressions > 0").pl()
+                        f"WHERE {in_window} AND impressions > 0", params=window).pl()
         fit_ease(pairs, settings.ease_lambda).save(ease_dir)
         shutil.rmtree(directory, ignore_errors=True)
         return int(items)
     shutil.rmtree(ease_dir, ignore_errors=True)
+    # Column names and weights from the constant EMBEDDING_POINTS, never user text.
     points = " + ".join(f"{p!r} * {col}" for col, p in EMBEDDING_POINTS.items())
     interactions = con.sql(
         f"SELECT user_id, item_id, sum({points})::DOUBLE AS weight FROM engagement_daily "
-        f"WHERE day < DATE '{as_of.isoformat()}' "
-        f"AND day >= DATE '{as_of.isoformat()}' - {int(settings.collaborative_window_days)} "
-        "GROUP BY ALL").pl()
+        f"WHERE {in_window} GROUP BY ALL", params=window).pl()
     vectors = collaborative_vectors(interactions, settings.collaborative_dim, settings.seed)
     if not vectors.item_ids:
         raise ReelrankError("no positive engagement to factorise")

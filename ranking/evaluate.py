@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from features.training import GRADES
-from ranking.dataset import candidate_rows, labelled_rows
+from ranking.dataset import build_user_embeddings, candidate_rows, labelled_rows
 from ranking.metrics import coverage, ndcg_at_k, novelty, recall_at_k
 from ranking.ranker import RankerParams, TrainedRanker, train_ranker
 from reelrank.errors import ReelrankError
@@ -41,7 +41,6 @@ __all__ = ["EvalReport", "Split", "evaluate", "temporal_split"]
 K = 10
 RECALL_K = 50
 POSITIVE = GRADES["complete"]
-POOL_PER_SOURCE = 100
 
 
 @dataclass(frozen=True)
@@ -113,32 +112,29 @@ def _engine_pool(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
 
     `grants` None: every cameo in the catalog counts as consented (evaluation asks what is
     relevant, not what today's live grants allow)."""
+    from features.snapshot import SnapshotParams
     from ranking.collaborative import build_collaborative
-    from ranking.index import IndexParams, ItemIndex
-    from ranking.pipeline import Engine
+    from ranking.engine import Engine
     from ranking.policy import LiveState, UserPolicy
-    from ranking.serving.export import export_snapshot
-    from ranking.serving.snapshot import ServingSnapshot
+    from ranking.retrieval import build_content_index
+    from ranking.snapshot.reader import ServingSnapshot
+    from ranking.snapshot.writer import ComputedAsOf, export_snapshot
 
-    day = datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix="reelrank-eval-") as tmp:
         work = Path(tmp)
-        items = con.sql(f"SELECT e.item_id, e.embedding FROM item_embeddings e JOIN items i "
-                        f"USING (item_id) WHERE i.created_at < '{day.isoformat()}'::TIMESTAMPTZ "
-                        "ORDER BY e.item_id").pl()  # the date from a `date`, not user text
-        if items.height:
-            ItemIndex.build(items["item_id"], np.asarray(items["embedding"].to_list(),
-                                                         dtype=np.float32),
-                            IndexParams(exact_below=settings.ann_exact_below)
-                            ).save(work / "indexes" / "content")
+        index = build_content_index(con, settings, before=as_of)  # what existed then
+        if index is not None:
+            index.save(work / "indexes" / "content")
         try:
             build_collaborative(con, settings, as_of, work / "indexes" / "collaborative")
         except ReelrankError:
             pass  # no engagement to model yet: the source proposes nothing
         snap = ServingSnapshot.load(export_snapshot(
             con, settings, as_of, root=work / "snapshots",
-            ranker_dir=ranker.save(work / "ranker"), indexes=work / "indexes"))
-        wide = settings.model_copy(update={"candidates_per_source": POOL_PER_SOURCE})
+            ranker_dir=ranker.save(work / "ranker"), indexes=work / "indexes",
+            features=ComputedAsOf(as_of, SnapshotParams.from_settings(settings))))
+        wide = settings.model_copy(update={
+            "candidates_per_source": settings.eval_candidates_per_source})
         engine = Engine(snap, wide, ranker)
         if grants is None:
             grants = frozenset((o, snap.item_creator_ids[row])
@@ -164,12 +160,17 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, *, world: Path 
     split = temporal_split(_days(con), test_days, valid_days)
     say(f"split: train {split.train[0]}..{split.train[1]}, valid {split.valid[0]}.."
         f"{split.valid[1]}, test {split.test[0]}..{split.test[1]} (half-open)")
+    days = [split.train[0] + timedelta(days=n)
+            for n in range((split.test[1] - split.train[0]).days)]
+    built = build_user_embeddings(con, days, settings)
+    if built:
+        say(f"user embeddings built for {len(built)} evaluation days")
     rows = labelled_rows(con, split.train[0], split.test[1], settings)
     in_range = lambda r: pl.col("as_of").is_between(r[0], r[1], closed="left")
     train, valid, test = (rows.filter(in_range(r)) for r in (split.train, split.valid,
                                                              split.test))
     say(f"rows: train {train.height:,}, valid {valid.height:,}, test {test.height:,}")
-    ranker = train_ranker(train, valid, params or RankerParams())
+    ranker = train_ranker(train, valid, params or RankerParams.from_settings(settings))
     say(f"ranker: best iteration {int(ranker.metrics['best_iteration'])}, valid "
         f"ndcg@10 {ranker.metrics['valid_ndcg@10']:.4f}")
     oracle = _oracle(world) if world is not None else None
@@ -199,10 +200,10 @@ def _recall(con, settings, as_of, test, pool, ranker, oracle, models) -> None:
                              [datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)]
                              ).fetchall()[0]
     popularity = con.sql(
-        f"SELECT item_id, count(DISTINCT user_id) / (SELECT count(DISTINCT user_id) FROM "
-        f"engagement_daily WHERE day < DATE '{as_of}')::DOUBLE AS p FROM engagement_daily "
-        f"WHERE day < DATE '{as_of}' AND completes + likes + shares + remixes > 0 "
-        "GROUP BY item_id").pl()
+        "SELECT item_id, count(DISTINCT user_id) / (SELECT count(DISTINCT user_id) FROM "
+        "engagement_daily WHERE day < $day)::DOUBLE AS p FROM engagement_daily "
+        "WHERE day < $day AND completes + likes + shares + remixes > 0 "
+        "GROUP BY item_id", params={"day": as_of}).pl()
     pool_hits = recall_at_k(rows.select("user_id", "item_id").with_columns(
         pl.lit(1).alias("rank")), positives, 1)
     for name, s in scores.items():

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import faiss
@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ranking.index_params import IndexParams
 from reelrank.checksums import file_sha256
 from reelrank.errors import ReelrankError
 
@@ -43,7 +44,6 @@ __all__ = [
     "IndexParams",
     "ItemId",
     "ItemIndex",
-    "recall_against_exact",
 ]
 
 ItemId = int | str
@@ -54,29 +54,6 @@ _IDS_FILE = "ids.parquet"
 _META_FILE = "meta.json"
 _UNIT_TOLERANCE = 1e-3  # |norm - 1| allowed: float32 rounding and DuckDB round trips
 MAX_DIM = 4096
-
-
-@dataclass(frozen=True)
-class IndexParams:
-    """How an `ItemIndex` is built and searched. Bounds are checked on construction."""
-
-    exact_below: int = 200_000  # catalogs smaller than this are searched exactly
-    hnsw_m: int = 32  # graph neighbours per node (memory ~ 2 * m * 4 bytes per item)
-    ef_construction: int = 80  # candidate list while inserting: build time vs graph quality
-    ef_search: int = 128  # candidate list while searching; raised to k when k is larger
-    threads: int = 2  # OpenMP threads for build and batched search
-
-    def __post_init__(self) -> None:
-        bounds = {"exact_below": (0, 1_000_000_000), "hnsw_m": (4, 128),
-                  "ef_construction": (8, 4096), "ef_search": (1, 65_536), "threads": (1, 256)}
-        for name, (low, high) in bounds.items():
-            value = getattr(self, name)
-            if type(value) is not int or not low <= value <= high:
-                raise ValueError(f"IndexParams.{name} must be an int in [{low}, {high}], "
-                                 f"got {value!r}")
-        if self.ef_construction < self.hnsw_m:
-            raise ValueError(f"IndexParams.ef_construction ({self.ef_construction}) must be "
-                             f">= hnsw_m ({self.hnsw_m})")
 
 
 def _id_array(item_ids: Sequence[ItemId] | np.ndarray | pl.Series | pa.Array) -> np.ndarray:
@@ -357,15 +334,3 @@ def _read_meta(path: Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ReelrankError(f"{path}: not a valid item index description: {exc}") from exc
     return meta
-
-
-def recall_against_exact(index: ItemIndex, queries: np.ndarray, k: int,
-                         exact_index: ItemIndex) -> float:
-    """Mean over queries of |index's top k ∩ exact_index's top k| / k (k capped at the
-    exact index's size). `exact_index` is the reference: build it with a large exact_below."""
-    if len(queries) == 0 or exact_index.count == 0:
-        raise ValueError("recall needs at least one query and a non-empty exact index")
-    approx, _ = index.search(queries, k)
-    exact, _ = exact_index.search(queries, k)
-    return float(np.mean([len(set(a) & set(e)) / len(e)
-                          for a, e in zip(approx, exact, strict=True)]))

@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from ranking.filters import FILTERS
 from ranking.live import GrantReader, LiveState, UserPolicy, live_grants
+from ranking.pipeline import FEED
 from reelrank.errors import ReelrankError
 
 __all__ = [
@@ -91,16 +91,17 @@ def read_live(control: sqlite3.Connection, users: Iterable[object], today: date
     return LiveState(grants, {u: frozenset(b) for u, b in blocks.items()}, policies)
 
 
-def servable(snap, query, live: LiveState, rows: np.ndarray
+def servable(snap, query, live: LiveState, rows: np.ndarray, filters: tuple | None = None
              ) -> tuple[np.ndarray, dict[str, int]]:
-    """(mask of `rows` that may be shown to `query`'s user, removals per filter name)."""
+    """(mask of `rows` that may be shown to `query`'s user, removals per filter name).
+    `filters`: the feed definition's (`ranking.pipeline.FEED`), cheapest first."""
     keep = np.ones(len(rows), dtype=bool)
     removed: dict[str, int] = {}
-    for name, applies, drop in FILTERS:
-        if not applies(query.policy):
+    for component in filters or FEED.filters:
+        if not component.applies(query.policy):
             continue
-        gone = drop(snap, query, live, rows) & keep
-        removed[name] = int(gone.sum())
+        gone = component.drop(snap, query, live, rows) & keep
+        removed[component.NAME] = int(gone.sum())
         keep &= ~gone
     return keep, removed
 

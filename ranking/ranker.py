@@ -38,6 +38,17 @@ class RankerParams:
     seed: int = 7
     threads: int = 2
 
+    @classmethod
+    def from_settings(cls, settings) -> RankerParams:
+        """The nightly job's parameters: `ranker_*` settings, the engine's seed."""
+        return cls(num_leaves=settings.ranker_num_leaves,
+                   learning_rate=settings.ranker_learning_rate,
+                   min_data_in_leaf=settings.ranker_min_data_in_leaf,
+                   feature_fraction=settings.ranker_feature_fraction,
+                   max_rounds=settings.ranker_max_rounds,
+                   early_stopping_rounds=settings.ranker_early_stopping_rounds,
+                   seed=settings.seed)
+
     def lightgbm(self) -> dict[str, object]:
         return {
             "objective": "lambdarank", "metric": "ndcg", "eval_at": [self.eval_at],

@@ -13,14 +13,15 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ranking.dataset import labelled_rows
+from ranking.dataset import labelled_rows, training_days
 from ranking.metrics import ndcg_at_k
 from ranking.ranker import RankerParams, TrainedRanker, train_ranker
 from reelrank.errors import NotEnoughHistoryError
 from reelrank.settings import Settings
 
 __all__ = [
-    "CURRENT", "Candidate", "current_ranker", "promote", "should_promote", "train_candidate",
+    "CURRENT", "Candidate", "current_ranker", "current_ranker_dir", "promote", "should_promote",
+    "train_candidate",
 ]
 
 CURRENT = "current"
@@ -34,28 +35,32 @@ class Candidate:
     current_ndcg: float | None   # the current ranker on the same rows (None: no current)
 
 
-def current_ranker(models: Path) -> TrainedRanker | None:
+def current_ranker_dir(models: Path) -> Path | None:
+    """The serving ranker's directory (None before the first promotion)."""
     link = models / "ranker" / CURRENT
-    return TrainedRanker.load(link.resolve()) if link.exists() else None
+    return link.resolve() if link.exists() else None
+
+
+def current_ranker(models: Path) -> TrainedRanker | None:
+    directory = current_ranker_dir(models)
+    return TrainedRanker.load(directory) if directory is not None else None
 
 
 def train_candidate(con: duckdb.DuckDBPyConnection, settings: Settings, models: Path,
                     as_of: date, params: RankerParams | None = None) -> Candidate:
     """Train on [as_of - train_days, as_of - valid_days), validate on the rest up to as_of."""
-    start = as_of - timedelta(days=settings.ranker_train_days)
     valid_start = as_of - timedelta(days=settings.ranker_valid_days)
     (first,) = con.execute("SELECT min(day) FROM engagement_daily").fetchall()[0]
     if first is None:
         raise NotEnoughHistoryError("no engagement to train on")
-    # The first day has no history behind it; start after it when the log is short.
-    start = max(start, first + timedelta(days=1))
-    if start >= valid_start:
+    days = training_days(con, settings, as_of)[:-1]
+    if not days:
         raise NotEnoughHistoryError(f"too few days to train: need more than "
-                            f"{settings.ranker_valid_days + 1} days of events")
-    rows = labelled_rows(con, start, as_of, settings)
+                                    f"{settings.ranker_valid_days + 1} days of events")
+    rows = labelled_rows(con, days[0], as_of, settings)
     train = rows.filter(pl.col("as_of") < valid_start)
     valid = rows.filter(pl.col("as_of") >= valid_start)
-    ranker = train_ranker(train, valid, params or RankerParams(seed=settings.seed))
+    ranker = train_ranker(train, valid, params or RankerParams.from_settings(settings))
     ndcg = _ndcg(ranker, valid)
     current = current_ranker(models)
     current_ndcg = None

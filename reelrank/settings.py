@@ -105,12 +105,29 @@ class Settings(BaseSettings):
                               description="relevance weight in MMR; 1 disables diversity")
     exploration_every: int = Field(default=10, ge=2, le=1_000,
                                    description="one slot in this many goes to a fresh video")
+    selection_pool_factor: int = Field(
+        default=3, ge=1, le=100, description="the selector considers the best "
+        "feed_length x this many candidates by score (MMR and caps pick among them)")
+    score_block_users: int = Field(
+        default=64, ge=1, le=100_000, description="users whose candidates the ranker scores "
+        "in one predict call (larger blocks: fewer calls, a bigger feature matrix)")
     batch_shards: int = Field(default=4, ge=1, le=4096)
+    batch_chunk_users: int = Field(
+        default=1_000, ge=1, le=1_000_000, description="users the batch scorer ranks per "
+        "read of the live control-store state")
     ranker_train_days: int = Field(default=14, ge=2, le=365,
                                    description="days of labelled impressions to train on")
     ranker_valid_days: int = Field(default=2, ge=1, le=60,
                                    description="the newest of those days, held out for "
                                    "early stopping and the promotion check")
+    ranker_num_leaves: int = Field(default=31, ge=2, le=4096)
+    ranker_learning_rate: float = Field(default=0.05, gt=0, le=1)
+    ranker_min_data_in_leaf: int = Field(default=50, ge=1, le=1_000_000)
+    ranker_feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    ranker_max_rounds: int = Field(default=400, ge=1, le=100_000,
+                                   description="boosting rounds at most (early stopping "
+                                   "usually ends sooner)")
+    ranker_early_stopping_rounds: int = Field(default=40, ge=1, le=10_000)
     promotion_tolerance: float = Field(
         default=0.005, ge=0, le=0.1,
         description="a new ranker is promoted unless its validation NDCG@10 is lower than "
@@ -121,6 +138,9 @@ class Settings(BaseSettings):
         default=365, ge=1, le=3650,
         description="days of engagement factorised; long, because co-engagement taste is "
         "stable and a short window leaves occasional users without a vector")
+    eval_candidates_per_source: int = Field(
+        default=100, ge=1, le=10_000, description="candidates each source proposes for "
+        "the offline evaluation's shared pool (Recall@50 needs a deeper pool than a page)")
     ann_exact_below: int = Field(default=200_000, ge=1,
                                  description="catalogs smaller than this are searched exactly")
     seed: int = Field(default=7, ge=0, description="seed for exploration sampling")

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
 from tests.test_api_support import REELRANK, Server, copy_home, token
 

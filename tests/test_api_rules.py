@@ -13,9 +13,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from ranking.pipeline import Engine
+from ranking.engine import Engine
 from ranking.policy import read_live
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
 from tests.test_api_support import Server, copy_home, token
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ranking.serving.export import publish_snapshot
+from ranking.publish import publish_snapshot
 from reelrank.home import DataHome
 from tests.test_api_support import Server, clone_snapshot, copy_home, token
 

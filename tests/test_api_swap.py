@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ranking.serving.export import publish_snapshot
+from ranking.publish import publish_snapshot
 from reelrank.home import DataHome
 from tests.test_api_support import Server, clone_snapshot, copy_home, token
 

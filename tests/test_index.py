@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from ranking.collaborative import collaborative_vectors
-from ranking.index import IndexParams, ItemIndex, recall_against_exact
+from ranking.index import IndexParams, ItemIndex
+from ranking.retrieval import recall_against_exact
 from reelrank.errors import ReelrankError
 
 EXACT = IndexParams()

@@ -11,10 +11,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from features.snapshot import serving_as_of
-from ranking.pipeline import Engine
+from ranking.engine import Engine
 from ranking.policy import read_live
 from ranking.publish import latest, publish_run
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 

@@ -12,14 +12,14 @@ import numpy as np
 import polars as pl
 import pytest
 
+from ranking.assembler import FeatureAssembler
 from ranking.context import UserQuery
 from ranking.dataset import candidate_rows
-from ranking.pipeline import Engine
+from ranking.engine import Engine
 from ranking.policy import LiveState, UserPolicy, read_live
+from ranking.publish import publish_snapshot
 from ranking.ranker import TrainedRanker
-from ranking.serving.export import publish_snapshot
-from ranking.serving.features import FeatureAssembler
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
 from ranking.sources import ann, collaborative, fresh, graph, trending
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
@@ -259,7 +259,7 @@ def test_compiled_trees_score_like_lightgbm(scored_home: DataHome, snap: Serving
 def test_pruning_keeps_the_newest_runs_and_the_live_one(tmp_path: Path) -> None:
     import os
 
-    from ranking.serving.export import prune
+    from ranking.publish import prune
 
     for n in range(5):
         run = tmp_path / f"run-{n}"

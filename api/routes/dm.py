@@ -14,7 +14,7 @@ from api.deps import CallerDep, CodecDep, ControlDep, LiveDep
 from api.errors import ERROR_RESPONSES, ForbiddenError
 from api.schemas import DmOut
 from ranking.policy import dm_allowed
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
 
 __all__ = ["router"]
 

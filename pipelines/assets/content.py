@@ -77,8 +77,11 @@ def chat_interests_only_for_opted_in(home: HomeResource) -> dg.AssetCheckResult:
           group_name=FEATURES_GROUP, kinds={"duckdb"}, op_tags={"reelrank/writes": "warehouse"})
 def user_embeddings_asset(context: dg.AssetExecutionContext, home: HomeResource,
                           embedder: EmbedderResource) -> dg.MaterializeResult:
-    """Each user's vector: decayed mean of engaged items, blended with chat interests where
-    the user allows it."""
+    """Each user's vector as of the serving day (rebuilt each run), and as of every day
+    the ranker trains on (built once): decayed mean of engaged items, blended with chat
+    interests where the user allows it."""
+    from ranking.dataset import build_user_embeddings, training_days
+
     data_home = home.open()
     settings = data_home.settings
     dim = embedder.get(data_home).dim
@@ -87,10 +90,14 @@ def user_embeddings_asset(context: dg.AssetExecutionContext, home: HomeResource,
         report = None if as_of is None else user_embeddings(
             con, as_of, settings.user_embedding_half_life_days,
             settings.chat_interest_weight, dim)
-    context.log.info(f"user embeddings as of {as_of}: {report}")
+        history = [] if as_of is None else build_user_embeddings(
+            con, training_days(con, settings, as_of)[:-1], settings)
+    context.log.info(f"user embeddings as of {as_of}: {report}; training days built: "
+                     f"{len(history)}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": report.users if report else 0,
-        "from_chat": report.from_chat if report else 0, "as_of": str(as_of)})
+        "from_chat": report.from_chat if report else 0, "as_of": str(as_of),
+        "training_days_built": len(history)})
 
 
 CONTENT_ASSETS = [item_embeddings, chat_interests, user_embeddings_asset]

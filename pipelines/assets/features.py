@@ -15,6 +15,7 @@ __all__ = ["FEATURE_ASSETS"]
 _KEYS = {
     "user": ("user_id",), "item": ("item_id",), "creator": ("creator_id",),
     "user_creator": ("user_id", "creator_id"), "user_topic": ("user_id", "topic"),
+    "region_item": ("region", "item_id"),
     "home_region": ("user_id",), "regional_popularity": ("region", "item_id"),
 }
 CHECKS = ("not_empty", "keys_not_null", "rates_in_range", "fresh")
@@ -24,6 +25,7 @@ _SOURCE = {
     "user_topic": "SELECT count(*) FROM engagement_daily d JOIN items i USING (item_id) "
                   "WHERE i.topic IS NOT NULL",
     "regional_popularity": "SELECT count(*) FROM engagement_daily WHERE region <> 'unknown'",
+    "region_item": "SELECT count(*) FROM engagement_daily WHERE region <> 'unknown'",
 }
 
 

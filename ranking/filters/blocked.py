@@ -18,4 +18,4 @@ def drop(snap, query, live, rows: np.ndarray) -> np.ndarray:
     if not blocked:
         return np.zeros(len(rows), dtype=bool)
     codes = np.array([snap.user_row.get(b, -2) for b in blocked], dtype=np.int64)
-    return np.isin(snap.item_creator[rows], codes)
+    return np.isin(snap.take("item_creator", rows), codes)

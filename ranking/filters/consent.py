@@ -30,8 +30,7 @@ def drop(snap, _query, live, rows: np.ndarray) -> np.ndarray:
     cameos, coded as integers so the per-item check is array work."""
     out = np.zeros(len(rows), dtype=bool)
     people = snap.cameo_people
-    n_known = len(people.ptr) - 1
-    known = rows < n_known
+    known = rows < snap.n_base  # the snapshot's items; the rest were added since
     base = np.where(known, rows, 0)
     counts = np.where(known, people.ptr[base + 1] - people.ptr[base], 0)
     sel = np.flatnonzero(counts)
@@ -55,7 +54,7 @@ def drop(snap, _query, live, rows: np.ndarray) -> np.ndarray:
     # Generations added since the snapshot carry their cameo lists as ids.
     for n in np.flatnonzero(~known).tolist():
         row = int(rows[n])
-        creator = snap.item_creator_ids[row]
-        owners = snap.cameo_owners.get(row, ())
-        out[n] = bool(owners) and bool(lacking_consent(creator, owners, live.grants))
+        owners = snap.owners_of(row)
+        out[n] = bool(owners) and bool(lacking_consent(snap.creator_id_of(row), owners,
+                                                       live.grants))
     return out

@@ -14,4 +14,4 @@ def applies(_policy) -> bool:
 
 
 def drop(snap, _query, _live, rows: np.ndarray) -> np.ndarray:
-    return snap.item_unservable[rows]
+    return snap.take("item_unservable", rows)

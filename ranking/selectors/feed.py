@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SelectionParams", "select_page"]
+from ranking.context import Page, Pool, Scoring, UserQuery
+
+__all__ = ["NAME", "SelectionParams", "select", "select_page"]
+
+NAME = "feed"
 
 @dataclass(frozen=True)
 class SelectionParams:
@@ -25,6 +29,11 @@ class SelectionParams:
     mmr_lambda: float
     exploration_every: int
     pool_factor: int = 3
+
+    @classmethod
+    def from_settings(cls, settings) -> SelectionParams:
+        return cls(settings.feed_length, settings.per_creator_cap, settings.mmr_lambda,
+                   settings.exploration_every, settings.selection_pool_factor)
 
 
 def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
@@ -65,3 +74,28 @@ def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
             mmr = base - weight * np.where(max_sim > -1.0, max_sim, 0.0)
         mmr[~allowed] = -np.inf
     return page
+
+
+def select(ctx: Scoring, q: UserQuery, pool: Pool, scores: np.ndarray) -> Page:
+    """The page for one user from their scored pool: the best `length * pool_factor`
+    candidates by score (ties by item id: rows are in item id order), then `select_page`."""
+    view, p = ctx.view, SelectionParams.from_settings(ctx.settings)
+    if len(pool.rows) == 0:
+        return Page(q.user_id, [], np.empty(0), [], q.policy.personalized)
+    order = np.lexsort((pool.rows, -scores))[: p.length * p.pool_factor]
+    rows, bits, scores = pool.rows[order], pool.bits[order], scores[order]
+    picks = select_page(scores, view.take("item_vectors", rows),
+                        view.take("item_cap_key", rows), (bits & ctx.exploration_bit) > 0, p,
+                        _since_snapshot(view, q, rows))
+    return Page(q.user_id, view.item_ids_of(rows[picks]), scores[picks],
+                [pool.labels[int(bits[i])] for i in picks], q.policy.personalized)
+
+
+def _since_snapshot(view, q: UserQuery, rows: np.ndarray) -> np.ndarray | None:
+    """Which of `rows` the user's people made after the snapshot (same-day reach)."""
+    live = view.live_by_creator
+    if not live or q.row < 0 or not q.policy.personalized:
+        return None
+    people = view.people.values[view.people.of(q.row)].tolist()
+    made = [r for p in people for r in live.get(p, ())]
+    return np.isin(rows, made) if made else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ranking.context import Candidates, UserQuery
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.view import View
 from reelrank.settings import Settings
 
 __all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "propose"]
@@ -17,7 +17,7 @@ FAIL_OPEN = True
 PERSONAL = True
 
 
-def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
+def propose(snap: View, queries: list[UserQuery], settings: Settings
             ) -> list[Candidates]:
     out = [Candidates.empty() for _ in queries]
     asking = [n for n, q in enumerate(queries) if q.vector is not None]

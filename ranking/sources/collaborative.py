@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ranking.context import Candidates, UserQuery
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.view import View
 from reelrank.settings import Settings
 
 __all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "propose"]
@@ -16,7 +16,7 @@ FAIL_OPEN = True  # a separate nightly artifact: degrade to the other sources wi
 PERSONAL = True
 
 
-def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
+def propose(snap: View, queries: list[UserQuery], settings: Settings
             ) -> list[Candidates]:
     if snap.ease is not None:
         return [_ease(snap, q, int(settings.candidates_per_source)) for q in queries]
@@ -31,7 +31,7 @@ def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
     return out
 
 
-def _ease(snap: ServingSnapshot, q: UserQuery, k: int) -> Candidates:
+def _ease(snap: View, q: UserQuery, k: int) -> Candidates:
     """EASE's best `k` items for the user, among those not watched yet."""
     weights, to_weight, weight_rows = snap.ease
     seen_rows = snap.seen.values[snap.seen.of(q.row)] if q.row >= 0 else np.empty(0, int)

@@ -14,7 +14,7 @@ import hashlib
 import numpy as np
 
 from ranking.context import Candidates, UserQuery
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.view import View
 from reelrank.settings import Settings
 
 __all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "fresh_rows", "offset", "propose"]
@@ -29,24 +29,37 @@ def offset(seed: int, user_id: object, n: int) -> int:
     return int.from_bytes(digest, "big") % n
 
 
-def fresh_rows(snap: ServingSnapshot, settings: Settings) -> np.ndarray:
+def _fresh(created_s: np.ndarray, impressions: np.ndarray, as_of_s: float,
+           settings: Settings, first_row: int = 0) -> np.ndarray:
+    """Rows (from `first_row`) that count as fresh, newest first, ties by row (item id)."""
+    # Items made after the snapshot date (same-day generations) have negative age.
+    ok = (as_of_s - created_s <= settings.fresh_max_age_hours * 3600.0) & (
+        impressions < settings.fresh_max_impressions)
+    rows = np.flatnonzero(ok)
+    return rows[np.lexsort((rows, -created_s[rows]))] + first_row
+
+
+def fresh_rows(snap: View, settings: Settings) -> np.ndarray:
     """Item rows made in the last `fresh_max_age_hours` with few impressions, newest
-    first (ties by item id)."""
+    first (ties by item id). The snapshot's part is computed once per settings; items
+    added since are merged in by age (their rows come after every snapshot row)."""
     key = ("fresh", settings.fresh_max_age_hours, settings.fresh_max_impressions)
-    cached = snap.memo.get(key)
-    if cached is None:
-        n = snap.n_items
-        # Items made after the snapshot date (same-day generations) have negative age.
-        age = snap.as_of_s - snap.item_created_s[:n]
-        ok = (age <= settings.fresh_max_age_hours * 3600.0) & (
-            snap.item_impressions[:n] < settings.fresh_max_impressions)
-        rows = np.flatnonzero(ok)
-        cached = rows[np.lexsort((rows, -snap.item_created_s[rows]))]
-        snap.memo[key] = cached
-    return cached
+    base = snap.memo.get(key)
+    if base is None:
+        base = _fresh(snap.item_created_s, snap.item_impressions, snap.as_of_s, settings)
+        snap.memo[key] = base
+    if snap.n_items == snap.n_base:
+        return base
+    rows = np.arange(snap.n_base, snap.n_items)
+    created = snap.take("item_created_s", rows)
+    extra = _fresh(created, snap.take("item_impressions", rows), snap.as_of_s, settings,
+                   snap.n_base)
+    at = np.searchsorted(-snap.item_created_s[base], -created[extra - snap.n_base],
+                         side="right")
+    return np.insert(base, at, extra)
 
 
-def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
+def propose(snap: View, queries: list[UserQuery], settings: Settings
             ) -> list[Candidates]:
     pool = fresh_rows(snap, settings)
     per_user = min(int(settings.fresh_per_user), len(pool))
@@ -58,6 +71,6 @@ def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
         start = offset(settings.seed, q.user_id, len(pool))
         rows = pool[(start + np.arange(per_user)) % len(pool)]
         scores = 1.0 - np.arange(per_user) / max(int(settings.fresh_per_user), 1)
-        own = snap.item_creator[rows] == q.row
+        own = snap.take("item_creator", rows) == q.row
         out.append(Candidates(rows[~own], scores[~own]))
     return out

@@ -8,7 +8,7 @@ inferred from their own activity."""
 from __future__ import annotations
 
 from ranking.context import Candidates, UserQuery
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.view import View
 from reelrank.settings import Settings
 
 __all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "propose"]
@@ -18,7 +18,7 @@ FAIL_OPEN = False
 PERSONAL = False
 
 
-def propose(snap: ServingSnapshot, queries: list[UserQuery], settings: Settings
+def propose(snap: View, queries: list[UserQuery], settings: Settings
             ) -> list[Candidates]:
     k = int(settings.candidates_per_source)
     out = []

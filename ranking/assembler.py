@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ranking.serving.snapshot import ServingSnapshot
+from ranking.snapshot.reader import ServingSnapshot
+from ranking.snapshot.view import View
 
 __all__ = ["COMPUTED", "FeatureAssembler"]
 
@@ -43,51 +44,54 @@ class FeatureAssembler:
             self.plan[block] = ([*d, dest], [*s, src])
         self.plan = {b: (np.array(d), np.array(s)) for b, (d, s) in self.plan.items()}
 
-    def rows(self, user: int, items: np.ndarray, user_vector: np.ndarray | None
-             ) -> np.ndarray:
+    def rows(self, user: int, items: np.ndarray, user_vector: np.ndarray | None,
+             view: View | None = None) -> np.ndarray:
         """(len(items), len(names)) float64; `user` -1 for someone the snapshot does not
-        know, `user_vector` None where the taste vector may not be used."""
-        snap = self.snap
+        know, `user_vector` None where the taste vector may not be used; `items` rows of
+        `view` (default: the snapshot itself)."""
+        snap = self.snap if view is None else view
         out = np.empty((len(items), len(self.names)), dtype=np.float64)
         for block, (dest, src) in self.plan.items():
             if block == "item":
-                out[:, dest] = snap.item_block[np.ix_(items, src)]
+                if snap.n_items == snap.n_base:
+                    out[:, dest] = self.snap.item_block[np.ix_(items, src)]
+                else:
+                    out[:, dest] = snap.take("item_block", items)[:, src]
             elif block == "user":
-                out[:, dest] = snap.user_block[user, src]
+                out[:, dest] = self.snap.user_block[user, src]
             elif block == "computed":
-                computed = self._computed(user, items, user_vector)
+                computed = self._computed(snap, user, items, user_vector)
                 out[:, dest] = computed[:, src]
             else:
-                out[:, dest] = self._pair(block, user, items)[:, src]
+                out[:, dest] = self._pair(snap, block, user, items)[:, src]
         return out
 
-    def _pair(self, block: str, user: int, items: np.ndarray) -> np.ndarray:
-        snap = self.snap
+    def _pair(self, snap: View, block: str, user: int, items: np.ndarray) -> np.ndarray:
         csr, matrix, _cols = snap.pairs[block]
         defaults, nothing = len(matrix) - 2, len(matrix) - 1
         if block == "user_creator":
-            rows = csr.lookup(user, snap.item_creator[items], defaults)
+            rows = csr.lookup(user, snap.take("item_creator", items), defaults)
         elif block == "user_topic":
-            topics = snap.item_topic[items]
+            topics = snap.take("item_topic", items)
             rows = np.where(topics >= 0, csr.lookup(user, topics, defaults), nothing)
         else:  # region_item: the user's home region
             region = int(snap.user_region[user]) if user >= 0 else -1
             rows = csr.lookup(region, items, defaults)
         return matrix[rows]
 
-    def _computed(self, user: int, items: np.ndarray, user_vector: np.ndarray | None
+    @staticmethod
+    def _computed(snap: View, user: int, items: np.ndarray, user_vector: np.ndarray | None
                   ) -> np.ndarray:
-        snap = self.snap
         out = np.empty((len(items), len(COMPUTED)), dtype=np.float64)
         if user_vector is None:
             out[:, 0] = np.nan
         else:
-            dots = snap.item_vectors[items] @ user_vector
+            dots = snap.take("item_vectors", items) @ user_vector
             norm = float(np.linalg.norm(user_vector)) or np.nan
-            out[:, 0] = np.where(snap.has_vector[items], dots / (snap.item_norms[items] * norm),
-                                 np.nan)
-        creators = snap.item_creator[items]
+            out[:, 0] = np.where(snap.take("has_vector", items),
+                                 dots / (snap.take("item_norms", items) * norm), np.nan)
+        creators = snap.take("item_creator", items)
         out[:, 1] = snap.follows.lookup(user, creators, -1) >= 0
         country = snap.user_country[user] if user >= 0 else ""
-        out[:, 2] = (country != "") & (snap.item_same_country_key[items] == country)
+        out[:, 2] = (country != "") & (snap.take("item_same_country_key", items) == country)
         return out

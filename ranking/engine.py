@@ -1,0 +1,176 @@
+"""Rank users: run the feed definition (`ranking.pipeline.FEED`), the one code path the
+nightly batch scorer and the online API both take.
+
+Queries (the live policy decides which signals may be used) -> sources -> policy filters
+(cheapest first, removals counted by name) -> scorers -> selector. Everything reads the
+in-memory serving snapshot (plus, online, the items added since: `LiveItems`) and the live
+control-store state passed in; nothing here touches the warehouse, so one user takes
+milliseconds. A source that may fail open and fails is logged and counted, and the feed is
+ranked from the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ranking.assembler import FeatureAssembler
+from ranking.compiled import compiled_predict
+from ranking.context import Candidates, Page, Pool, RankOutput, Scoring, UserQuery
+from ranking.live import LiveState, UserPolicy
+from ranking.pipeline import FEED, Pipeline
+from ranking.policy import servable
+from ranking.ranker import TrainedRanker
+from ranking.snapshot.overlay import LiveItems
+from ranking.snapshot.reader import ServingSnapshot
+from ranking.snapshot.view import View, view_of
+from reelrank.errors import ReelrankError
+from reelrank.settings import Settings
+
+__all__ = ["FALLBACK_FEATURES", "Engine", "Page", "Pool", "RankOutput", "merge"]
+
+log = logging.getLogger(__name__)
+
+FALLBACK_FEATURES = ("item_engagement_decayed", "content_similarity")
+
+
+class Engine:
+    """A loaded snapshot with its ranker: what the server and the batch scorer hold."""
+
+    def __init__(self, snap: ServingSnapshot, settings: Settings,
+                 ranker: TrainedRanker | None,
+                 predict: Callable[[np.ndarray], np.ndarray] | None = None,
+                 pipeline: Pipeline = FEED) -> None:
+        """`predict`: the ranker's trees as a faster function of the feature matrix
+        (compiled); LightGBM's own predict when None."""
+        self.snap, self.settings, self.ranker, self.pipeline = snap, settings, ranker, pipeline
+        self.predict = predict or (ranker.predict if ranker is not None else None)
+        self.scorer = settings.scorer
+        if self.scorer == "auto":
+            choices = snap.log_kind == "choices" and snap.ease is not None
+            self.scorer = "collaborative" if choices else "ranker"
+        if self.scorer == "collaborative" and snap.ease is None:
+            raise ReelrankError("scorer 'collaborative' needs the EASE model, built for "
+                                f"catalogs up to ease_max_items ({settings.ease_max_items})")
+        self.features = (FeatureAssembler(snap, ranker.features)
+                         if ranker is not None and self.scorer == "ranker" else None)
+        self.assembler = self.features or FeatureAssembler(snap, FALLBACK_FEATURES)
+        self._popularity = FeatureAssembler(snap, ("item_engagement_decayed",))
+        self._similarity = FeatureAssembler(snap, ("content_similarity",))
+        self._labels = pipeline.labels
+
+    @classmethod
+    def load(cls, snap: ServingSnapshot, settings: Settings) -> Engine:
+        if snap.ranker_dir is None:
+            return cls(snap, settings, None)
+        ranker = TrainedRanker.load(snap.ranker_dir)
+        predict = None
+        if settings.ranker_backend == "lleaves":
+            predict = compiled_predict(snap.ranker_dir / "model.txt",
+                                       snap.directory / ".compiled")
+        return cls(snap, settings, ranker, predict)
+
+    def query(self, user_id: object, policy: UserPolicy) -> UserQuery:
+        snap = self.snap
+        row = snap.user_row.get(user_id, -1)
+        vector = snap.user_vectors.get(row) if policy.personalized else None
+        if vector is not None and snap.user_vector_from_chat[row] and not policy.chat_history:
+            vector = None  # built from chat interests, and the user has since opted out
+        return UserQuery(user_id, row, policy, vector)
+
+    def scoring(self, view: View) -> Scoring:
+        return Scoring(view, self.settings, self.scorer, self.ranker, self.predict,
+                       self.features, self._popularity, self._similarity,
+                       self.pipeline.exploration_bit)
+
+    def rank(self, users: Sequence[object], live: LiveState, items: LiveItems | None = None
+             ) -> RankOutput:
+        """Pages for `users` under the live state `live`, over the snapshot and `items`
+        added since (same input, same pages: batch and online run exactly this)."""
+        view = view_of(self.snap, items)
+        queries = [self.query(u, live.policy(u)) for u in users]
+        pools, removed, failed = self.candidates(queries, live, view)
+        ctx = self.scoring(view)
+        scores = self.score(ctx, queries, pools)
+        pages = [self.pipeline.selector.select(ctx, q, p, s)
+                 for q, p, s in zip(queries, pools, scores, strict=True)]
+        return RankOutput(pages, removed, failed)
+
+    def candidates(self, queries: list[UserQuery], live: LiveState, view: View | None = None
+                   ) -> tuple[list[Pool], dict[str, int], dict[str, str]]:
+        """Each query's servable candidates (sources merged, policy applied), with the
+        filters' removal counts and the sources that failed open."""
+        view = self.snap if view is None else view
+        proposed, failed = self.propose(queries, view)
+        removed: dict[str, int] = {}
+        pools = []
+        for n, q in enumerate(queries):
+            pool = merge([p[n] for p in proposed], self._labels)
+            keep, gone = servable(view, q, live, pool.rows, self.pipeline.filters)
+            for name, count in gone.items():
+                removed[name] = removed.get(name, 0) + count
+            pools.append(pool.subset(keep))
+        return pools, removed, failed
+
+    def propose(self, queries: list[UserQuery], view: View
+                ) -> tuple[list[list[Candidates]], dict[str, str]]:
+        """Every source's candidates per query (a personal source asks only personalized
+        queries), and the sources that failed open."""
+        out, failed = [], {}
+        for source in self.pipeline.sources:
+            asking = [q if (q.policy.personalized or not source.PERSONAL) else None
+                      for q in queries]
+            live = [q for q in asking if q is not None]
+            try:
+                found = iter(source.propose(view, live, self.settings))
+            except (OSError, RuntimeError, ValueError) as exc:  # the index file, FAISS
+                if not source.FAIL_OPEN:
+                    raise
+                log.warning("source %s failed open: %s", source.NAME, exc)
+                failed[source.NAME] = str(exc)
+                found = iter([Candidates.empty() for _ in live])
+            out.append([next(found) if q is not None else Candidates.empty()
+                        for q in asking])
+        return out, failed
+
+    def score(self, ctx: Scoring, queries: list[UserQuery], pools: list[Pool]
+              ) -> list[np.ndarray]:
+        """Run the scorers; each writes its declared columns for the queries it applies to
+        (with candidates). Returns every query's `score` column."""
+        columns: dict[str, list[np.ndarray | None]] = {}
+        for scorer in self.pipeline.scorers:
+            which = [n for n, q in enumerate(queries)
+                     if len(pools[n].rows) and scorer.applies(ctx, q)]
+            if not which:
+                continue
+            given = {name: [values[n] for n in which] for name, values in columns.items()}
+            wrote = scorer.score(ctx, [queries[n] for n in which], [pools[n] for n in which],
+                                 given)
+            if not set(wrote) <= set(scorer.WRITES):
+                raise ReelrankError(f"scorer {scorer.NAME} wrote {sorted(wrote)}, it declares "
+                                    f"{list(scorer.WRITES)}")
+            for name, values in wrote.items():
+                column = columns.setdefault(name, [None] * len(queries))
+                for n, value in zip(which, values, strict=True):
+                    column[n] = value
+        final = columns.get("score", [None] * len(queries))
+        return [s if s is not None else np.empty(0) for s in final]
+
+
+def merge(found: list[Candidates], labels: tuple[str, ...] = ()) -> Pool:
+    """One entry per item: its row, the bitmask of the sources that proposed it, and its
+    best position in any source's list (0 = some source's first pick)."""
+    rows = np.concatenate([c.rows for c in found]).astype(np.int64)
+    if len(rows) == 0:
+        return Pool(rows, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), labels)
+    bits = np.concatenate([np.full(len(c.rows), 1 << b, dtype=np.int64)
+                           for b, c in enumerate(found)])
+    positions = np.concatenate([np.arange(len(c.rows)) for c in found])
+    unique, inverse = np.unique(rows, return_inverse=True)
+    merged_bits = np.zeros(len(unique), dtype=np.int64)
+    np.bitwise_or.at(merged_bits, inverse, bits)
+    best = np.full(len(unique), np.iinfo(np.int64).max)
+    np.minimum.at(best, inverse, positions)
+    return Pool(unique, merged_bits, best, labels)

@@ -1,0 +1,71 @@
+"""The serving snapshot's format on disk: which files a snapshot holds, its manifest, and the
+check that a directory is a whole, uncorrupted snapshot.
+
+A snapshot is a directory of Parquet tables, the ranker and the indexes (hard links when
+possible), and `manifest.json`: the format version, the as-of date, the defaults row of each
+feature set (the values of an entity with no history), the log kind, the ranker's name, and
+every file's size and sha256. Everything that writes a snapshot writes its manifest with
+`write_manifest`; everything that reads one calls `verify` first.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from reelrank.checksums import file_sha256
+from reelrank.errors import ReelrankError
+
+__all__ = ["ENTITY_FILES", "FORMAT", "MANIFEST", "file_entries", "verify", "write_manifest"]
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+# feature set -> file with its features as of the snapshot date
+ENTITY_FILES = {name: f"features_{name}.parquet"
+                for name in ("user", "item", "creator", "user_creator", "user_topic",
+                             "region_item")}
+
+
+def file_entries(directory: Path) -> dict[str, dict[str, object]]:
+    """Every file under `directory` (but the manifest) with its size and sha256."""
+    files = sorted(f for f in directory.rglob("*") if f.is_file() and f.name != MANIFEST)
+    return {str(f.relative_to(directory)): {"bytes": f.stat().st_size,
+                                             "sha256": file_sha256(f)} for f in files}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON-serialisable: {value!r}")
+
+
+def write_manifest(directory: Path, *, as_of: str, defaults: dict[str, dict[str, object]],
+                   log_kind: str, ranker: str | None, **extra: object) -> dict:
+    """List every file now in `directory` in a new manifest; returns it. Call last, just
+    before the directory is renamed into place."""
+    manifest = {"format": FORMAT, "as_of": as_of, "defaults": defaults, "log_kind": log_kind,
+                "ranker": ranker, **extra, "files": file_entries(directory)}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_plain))
+    return manifest
+
+
+def verify(directory: Path) -> dict:
+    """The manifest of `directory`, once every file it lists is there with its size and
+    sha256; `ReelrankError` naming the first file that is not."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise ReelrankError(f"{directory}: no readable {MANIFEST} ({exc}); not a snapshot") \
+            from exc
+    if manifest.get("format") != FORMAT:
+        raise ReelrankError(f"{directory}: snapshot format {manifest.get('format')!r}, this "
+                            f"version reads {FORMAT}")
+    for name, want in manifest["files"].items():
+        path = directory / name
+        if not path.is_file() or path.stat().st_size != want["bytes"] \
+                or file_sha256(path) != want["sha256"]:
+            raise ReelrankError(f"{path}: missing or does not match {MANIFEST}; "
+                                "refusing a corrupt or half-written snapshot")
+    return manifest

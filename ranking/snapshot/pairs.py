@@ -1,0 +1,41 @@
+"""Loader for the pair feature blocks (user x creator, user x topic, region x item): CSR by
+the left key, a matrix of the pairs' features, then a defaults row (a pair with no history)
+and an all-NaN row (no key at all: an item without a topic has no user x topic features)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+from ranking.snapshot.arrays import Csr, codes, with_defaults
+from ranking.snapshot.format import ENTITY_FILES
+
+__all__ = ["PairBlock", "load_pairs"]
+
+Read = Callable[[str], pl.DataFrame]
+PairBlock = tuple[Csr, np.ndarray, list[str]]  # (csr to matrix rows, matrix, column names)
+
+# block -> (left key column, right key column)
+_KEYS = {"user_creator": ("user_id", "creator_id"), "user_topic": ("user_id", "topic"),
+         "region_item": ("region", "item_id")}
+
+
+def load_pairs(read: Read, defaults: dict[str, dict[str, object]], *,
+               user_row: dict, topic_code: dict, item_row: dict, region_code: dict
+               ) -> dict[str, PairBlock]:
+    right_codes = {"user_creator": user_row, "user_topic": topic_code, "region_item": item_row}
+    out: dict[str, PairBlock] = {}
+    for name, (key, other) in _KEYS.items():
+        frame = read(ENTITY_FILES[name])
+        left = region_code if key == "region" else user_row
+        k, v = codes(frame[key], left), codes(frame[other], right_codes[name])
+        keep = (k >= 0) & (v >= 0)
+        frame = frame.filter(pl.Series(keep))
+        cols = [c for c in frame.columns if c not in (key, other, "as_of")]
+        matrix = with_defaults(frame, cols, defaults[name])
+        matrix = np.vstack([matrix, np.full((1, len(cols)), np.nan)])
+        csr = Csr.build(k[keep], v[keep], len(left), np.arange(frame.height))
+        out[name] = (csr, matrix, cols)
+    return out
