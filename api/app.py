@@ -53,6 +53,7 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            serving.close()
             pool.close()
 
     app = FastAPI(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ranking.assembler import FeatureAssembler
-from ranking.compiled import compiled_predict
+from ranking.compiled import CompiledRankerError, compiled_predict
 from ranking.context import Candidates, Page, Pool, RankOutput, Scoring, UserQuery
 from ranking.live import LiveState, UserPolicy
 from ranking.pipeline import FEED, Pipeline
@@ -68,8 +68,12 @@ class Engine:
         ranker = TrainedRanker.load(snap.ranker_dir)
         predict = None
         if settings.ranker_backend == "lleaves":
-            predict = compiled_predict(snap.ranker_dir / "model.txt",
-                                       snap.directory / ".compiled")
+            # The cache sits beside the snapshots, never inside a published one.
+            try:
+                predict = compiled_predict(snap.ranker_dir / "model.txt",
+                                           snap.directory.parent / ".compiled")
+            except CompiledRankerError as exc:
+                log.warning("serving the ranker with LightGBM itself: %s", exc)
         return cls(snap, settings, ranker, predict)
 
     def query(self, user_id: object, policy: UserPolicy) -> UserQuery:
