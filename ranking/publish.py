@@ -173,4 +173,5 @@ def prune(root: Path, keep: int, also_keep: set[str] = frozenset()) -> list[Path
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
         (root / _GOOD / path.name).unlink(missing_ok=True)
+        (root / ".verified" / f"{path.name}.json").unlink(missing_ok=True)
     return stale

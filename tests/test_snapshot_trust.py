@@ -96,17 +96,17 @@ def test_a_server_restarted_on_a_corrupt_latest_serves_the_newest_good_one(
     with (bad / "items.parquet").open("ab") as handle:
         handle.write(b"\0garbage")
     point_latest(home.dir("snapshots"), bad)
-    with Server(home, tmp_path / "server.log") as server:
-        with server.client(token(home, "service", "app")) as client:
-            assert client.get("/readyz").json()["snapshot"] == good
-            got = client.get("/v1/feed", params={"user_id": _some_user(home), "limit": 5})
-            assert got.status_code == 200 and got.headers["X-Reelrank-Snapshot"] == good
-            # Once a good snapshot is published at `latest`, it is served.
-            point_latest(home.dir("snapshots"), fixed)
-            deadline = time.monotonic() + 60
-            while client.get("/readyz").json()["snapshot"] != fixed.name:
-                assert time.monotonic() < deadline, server.logs()
-                time.sleep(0.2)
+    with Server(home, tmp_path / "server.log") as server, \
+            server.client(token(home, "service", "app")) as client:
+        assert client.get("/readyz").json()["snapshot"] == good
+        got = client.get("/v1/feed", params={"user_id": _some_user(home), "limit": 5})
+        assert got.status_code == 200 and got.headers["X-Reelrank-Snapshot"] == good
+        # Once a good snapshot is published at `latest`, it is served.
+        point_latest(home.dir("snapshots"), fixed)
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").json()["snapshot"] != fixed.name:
+            assert time.monotonic() < deadline, server.logs()
+            time.sleep(0.2)
 
 
 def _runs(root: Path, names: list[str]) -> None:

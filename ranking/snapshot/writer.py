@@ -29,6 +29,7 @@ import duckdb
 from features.engagement import ENTITIES, windowed_features
 from features.snapshot import SNAPSHOT_TABLES, SnapshotParams, feature_relation
 from ranking.snapshot.format import ENTITY_FILES, write_manifest
+from ranking.snapshot.frozen import freeze_tables
 from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
 
@@ -178,6 +179,7 @@ def export_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: d
         for name in ("content", "collaborative", "ease"):
             if (indexes / name / "meta.json").is_file():
                 _link_tree(indexes / name, tmp / "indexes" / name)
+        freeze_tables(tmp, defaults)  # once here, so servers map them
         kind = con.execute("SELECT value FROM home_meta WHERE key = 'log_kind'").fetchall()
         write_manifest(tmp, as_of=as_of.isoformat(), defaults=defaults,
                        # The app's own log and simulated worlds record exposures.
