@@ -30,9 +30,9 @@ from generation.credits import (
 from generation.requests import generation_status, submit_generation
 from generation.stubs import ScriptedBackend
 from generation.worker import run_worker
+from reelrank.control.connection import connect as open_control
 from reelrank.home import DataHome
 from reelrank.settings import Settings
-from reelrank.stores import open_control
 
 START = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
