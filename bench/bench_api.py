@@ -43,8 +43,8 @@ from api.feed import FeedService
 from ranking.pipeline import Engine
 from ranking.policy import read_live
 from ranking.serving.snapshot import ServingSnapshot
+from reelrank.control.tokens import create_token, revoke_token
 from reelrank.home import DataHome
-from reelrank.tokens import create_token, revoke_token
 
 REELRANK = str(Path(sys.executable).parent / "reelrank")
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
+    "ConflictError",
     "ContractError",
     "HomeBusyError",
     "IngestError",
     "NotEnoughHistoryError",
+    "NotFoundError",
     "ReelrankError",
     "SchemaMismatchError",
 ]
@@ -38,3 +40,14 @@ class HomeBusyError(ReelrankError):
 
 class NotEnoughHistoryError(ReelrankError):
     """Too few days of events to train or evaluate; the pipeline goes on without it."""
+
+
+class NotFoundError(ReelrankError):
+    """The live state holds no such thing: no live grant to revoke, no block to lift, no
+    supervised account by that id, no generation request by that id."""
+
+
+class ConflictError(ReelrankError):
+    """A change the live state refuses as it is now (a child already linked to another
+    guardian); nothing was written."""
+

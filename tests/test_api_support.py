@@ -22,8 +22,8 @@ from typing import Self
 import httpx
 import polars as pl
 
+from reelrank.control.tokens import create_token
 from reelrank.home import DataHome
-from reelrank.tokens import create_token
 
 __all__ = ["REELRANK", "Server", "clone_snapshot", "copy_home", "token"]
 
