@@ -7,6 +7,7 @@ __all__ = [
     "ContractError",
     "HomeBusyError",
     "IngestError",
+    "InsufficientCreditsError",
     "NotEnoughHistoryError",
     "NotFoundError",
     "ReelrankError",
@@ -51,3 +52,12 @@ class ConflictError(ReelrankError):
     """A change the live state refuses as it is now (a child already linked to another
     guardian); nothing was written."""
 
+
+class InsufficientCreditsError(ConflictError):
+    """A charge larger than the user's balance; nothing was written."""
+
+    def __init__(self, user_id: object, balance: int, cost: int) -> None:
+        super().__init__(f"insufficient credits: balance {balance} < cost {cost} "
+                         f"for user {user_id!r}")
+        self.balance = balance
+        self.cost = cost
