@@ -3,6 +3,7 @@
     HOME/
       warehouse.duckdb    raw inputs, quarantine, feature tables (DuckDB)
       control.sqlite      live state: settings, guardians, grants, inbox, queue, credits, tokens
+                          (`reelrank.control`)
       models/             ranker artifacts, versioned
       indexes/            FAISS indexes
       snapshots/          published serving snapshots (read-only once published)
@@ -18,7 +19,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,9 +27,10 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
+from reelrank.control.connection import Connection, connect
 from reelrank.errors import HomeBusyError
 from reelrank.settings import Settings
-from reelrank.stores import open_control, open_warehouse
+from reelrank.stores import open_warehouse
 
 __all__ = ["DataHome", "resolve_home"]
 
@@ -88,9 +89,9 @@ class DataHome:
             memory_limit=self.settings.duckdb_memory_limit,
         )
 
-    def control(self) -> sqlite3.Connection:
-        """A new control-store connection; the caller closes it."""
-        return open_control(self.control_path)
+    def control(self) -> Connection:
+        """A new control-store connection (`reelrank.control`); the caller closes it."""
+        return connect(self.control_path)
 
     @contextmanager
     def writing(self, timeout_s: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -23,8 +23,8 @@ import polars as pl
 
 from ranking.snapshot.format import file_entries
 from ranking.snapshot.frozen import freeze_tables
+from reelrank.control.tokens import create_token
 from reelrank.home import DataHome
-from reelrank.tokens import create_token
 
 __all__ = ["REELRANK", "Server", "clone_snapshot", "copy_home", "token"]
 

@@ -1,0 +1,158 @@
+"""The control store's schema: versioned migrations, applied by `connection.connect`.
+
+Id columns carry no declared type on purpose: SQLite then stores each id with the type it came
+in with, so integer ids stay integers and string ids stay strings. Timestamps are text in one
+format (`connection.stamp`), which sorts correctly and reads back unambiguously.
+
+These statements are SQLite's (untyped columns, AUTOINCREMENT, `RAISE(ABORT)` triggers, `IS
+NOT` in checks). A PostgreSQL backend gets its own migrations with the same tables and rules;
+nothing outside this module and `connection` would change.
+"""
+
+from __future__ import annotations
+
+from reelrank.migrate import Migration
+
+__all__ = ["CONTROL_MIGRATIONS"]
+
+_LIVE_GRANTS_INDEX = ("CREATE INDEX cameo_grants_live ON cameo_grants (grantee_id, owner_id) "
+                      "WHERE revoked_at IS NULL")
+
+CONTROL_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="settings, guardians, cameo grants, event inbox, generation queue, "
+        "credits, api tokens, daily serving counters",
+        statements=(
+            """CREATE TABLE user_settings (
+                user_id PRIMARY KEY NOT NULL,
+                chat_personalization INTEGER NOT NULL DEFAULT 0
+                    CHECK (chat_personalization IN (0, 1)),
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE guardians (
+                child_id PRIMARY KEY NOT NULL,
+                guardian_id NOT NULL,
+                personalization INTEGER NOT NULL DEFAULT 1 CHECK (personalization IN (0, 1)),
+                scroll_limit INTEGER CHECK (scroll_limit IS NULL OR scroll_limit >= 0),
+                scroll_override INTEGER CHECK (scroll_override IS NULL OR scroll_override >= 0),
+                override_day TEXT,
+                dm_policy TEXT NOT NULL DEFAULT 'friends'
+                    CHECK (dm_policy IN ('everyone', 'friends', 'nobody')),
+                linked_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                CHECK (child_id IS NOT guardian_id)
+            )""",
+            "CREATE INDEX guardians_by_guardian ON guardians (guardian_id)",
+            """CREATE TABLE cameo_grants (
+                owner_id NOT NULL,
+                grantee_id NOT NULL,
+                granted_at TEXT NOT NULL,
+                revoked_at TEXT,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (owner_id, grantee_id),
+                CHECK (owner_id IS NOT grantee_id)
+            )""",
+            "CREATE INDEX cameo_grants_by_grantee ON cameo_grants (grantee_id)",
+            """CREATE TABLE event_inbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                event_id UNIQUE NOT NULL,
+                payload TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                drained_at TEXT
+            )""",
+            "CREATE INDEX event_inbox_undrained ON event_inbox (seq) WHERE drained_at IS NULL",
+            """CREATE TABLE generation_requests (
+                request_id TEXT PRIMARY KEY NOT NULL,
+                requester_id NOT NULL,
+                prompt TEXT NOT NULL,
+                cameo_user_ids TEXT NOT NULL DEFAULT '[]',
+                remix_of,
+                status TEXT NOT NULL
+                    CHECK (status IN ('queued', 'running', 'done', 'refused', 'failed')),
+                reason TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                lease_owner TEXT,
+                lease_expires_at TEXT,
+                not_before TEXT,
+                item_id,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX generation_requests_claimable ON generation_requests (status, not_before)",
+            """CREATE TABLE credit_ledger (
+                entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id NOT NULL,
+                delta INTEGER NOT NULL,
+                reason TEXT NOT NULL,
+                request_id TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (request_id, reason)
+            )""",
+            "CREATE INDEX credit_ledger_by_user ON credit_ledger (user_id)",
+            """CREATE TABLE api_tokens (
+                token_hash TEXT PRIMARY KEY NOT NULL,
+                scope TEXT NOT NULL CHECK (scope IN ('user', 'guardian', 'service')),
+                subject_id,
+                label TEXT,
+                created_at TEXT NOT NULL,
+                revoked_at TEXT
+            )""",
+            """CREATE TABLE served_today (
+                user_id NOT NULL,
+                day TEXT NOT NULL,
+                served INTEGER NOT NULL DEFAULT 0 CHECK (served >= 0),
+                PRIMARY KEY (user_id, day)
+            )""",
+        ),
+    ),
+    Migration(
+        version=2,
+        description="generated items (same-day reach for new generations), "
+        "credit ledger guards, user blocks",
+        statements=(
+            # `seq` orders items for "new since" polling; AUTOINCREMENT so a seq is never
+            # reused, even after the newest row is deleted, and a poller never misses one.
+            """CREATE TABLE generated_items (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                item_id UNIQUE NOT NULL,
+                request_id TEXT UNIQUE NOT NULL,
+                creator_id NOT NULL,
+                created_at TEXT NOT NULL,
+                text TEXT NOT NULL,
+                cameo_user_ids TEXT NOT NULL DEFAULT '[]',
+                remix_of,
+                duration_s REAL NOT NULL CHECK (duration_s > 0),
+                media_path TEXT NOT NULL,
+                thumbnail_path TEXT NOT NULL,
+                embedding BLOB,
+                embedding_model TEXT,
+                CHECK ((embedding IS NULL) = (embedding_model IS NULL))
+            )""",
+            "CREATE INDEX generated_items_by_creator ON generated_items (creator_id)",
+            # The credit ledger is append-only and no balance goes below zero: the generation
+            # code already keeps both rules, and these triggers keep them for every writer.
+            """CREATE TRIGGER credit_ledger_no_update BEFORE UPDATE ON credit_ledger
+            BEGIN SELECT RAISE(ABORT, 'credit_ledger is append-only'); END""",
+            """CREATE TRIGGER credit_ledger_no_delete BEFORE DELETE ON credit_ledger
+            BEGIN SELECT RAISE(ABORT, 'credit_ledger is append-only'); END""",
+            """CREATE TRIGGER credit_ledger_not_negative BEFORE INSERT ON credit_ledger
+            WHEN NEW.delta < 0 AND NEW.delta + (SELECT coalesce(sum(delta), 0)
+                FROM credit_ledger WHERE user_id = NEW.user_id) < 0
+            BEGIN SELECT RAISE(ABORT, 'credit balance would go negative'); END""",
+            """CREATE TABLE user_blocks (
+                user_id NOT NULL,
+                blocked_id NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, blocked_id)
+            )""",
+        ),
+    ),
+    Migration(
+        version=3,
+        description="live grants by grantee, covering: the consent check of every feed page",
+        # Measured on 205k live grants: 1.37 ms -> 0.51 ms p50 for one page's lookup.
+        statements=(_LIVE_GRANTS_INDEX,),
+    ),
+)
+
