@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from ranking.engine import Engine, Page
 from ranking.policy import claim_served, read_live, servable
 from ranking.snapshot.overlay import LiveItems
 from ranking.snapshot.view import View, view_of
+from reelrank.control.connection import Connection
 from reelrank.control.items import new_generated_items
 from reelrank.errors import ReelrankError
 
@@ -98,7 +98,7 @@ class FeedService:
     def precomputed_users(self) -> int:
         return len(self._pages)
 
-    def sync(self, control: sqlite3.Connection) -> int:
+    def sync(self, control: Connection) -> int:
         """Add generations finished since the last call (same-day reach: a friend's next
         request can show them). One indexed read when there is nothing new."""
         with self._lock:
@@ -112,7 +112,7 @@ class FeedService:
                                        for r in fresh)
             return len(self.items) - len(before)
 
-    def page(self, control: sqlite3.Connection, user_id: object, *, limit: int,
+    def page(self, control: Connection, user_id: object, *, limit: int,
              cursor: str | None, now: datetime) -> FeedPage:
         offset = 0
         if cursor is not None:

@@ -17,7 +17,7 @@ from features.location import home_regions
 from features.snapshot import PAIRS
 from features.sql import Query, as_query
 
-__all__ = ["GRADES", "label_query", "label_sql", "point_in_time"]
+__all__ = ["GRADES", "label_query", "point_in_time"]
 
 # Graded relevance of an impression: the best thing the viewer did with it.
 GRADES = {"negative": 0, "view": 1, "complete": 2, "like": 3, "share": 4}
@@ -39,19 +39,6 @@ def label_query(start: date, end: date) -> Query:
     """Labelled impressions on days [start, end), for `point_in_time`."""
     grades = {f"grade_{name}": grade for name, grade in GRADES.items()}
     return Query(_LABELS, {**grades, "start": start, "end": end})
-
-
-def label_sql(start: date, end: date) -> str:
-    """Deprecated: `label_query`, as text with the values inlined. Kept only until
-    `ranking/dataset.py` passes `label_query(start, end)` to `point_in_time`; the dates are
-    written from `date` objects, never from user text."""
-    if not (isinstance(start, date) and isinstance(end, date)):
-        raise TypeError(f"label_sql takes dates, got {start!r}, {end!r}")
-    text = _LABELS
-    for name, value in label_query(start, end).params.items():
-        literal = f"DATE '{value.isoformat()}'" if isinstance(value, date) else str(int(value))
-        text = text.replace(f"${name}", literal)
-    return text
 
 
 def point_in_time(con: duckdb.DuckDBPyConnection, labels: str | Query, *,

@@ -57,3 +57,27 @@ def test_a_batch_that_fails_as_a_whole_does_not_hold_back_the_next(tmp_path: Pat
     assert not (home.dir("landing") / "batch-1").exists()
     assert again.rows["follows"] == 1 and again.rows["users"] == 3
     assert _event_ids(home) == ["e1", "e2", "e3", "e4", "s1"]
+
+
+def test_late_events_for_an_older_day_are_rolled_up(tmp_path: Path) -> None:
+    """Event-day partitions keep the order days were first seen; a late batch with a day
+    older than all of them (and one already known) still gets both rolled up."""
+    home = DataHome.open(tmp_path / "h")
+    tiny_world(home.dir("landing") / "batch-1")                # events on Jan 5 and 6
+    fast = EmbedderResource(backend="hashing")
+    assert run_nightly(home, embedder=fast).success
+    late = home.dir("landing") / "batch-2"
+    late.mkdir()
+    (late / "events.csv").write_text(HEADER + "\nl1,u1,v1,impression,2026-01-04T12:00:00Z,,\n"
+                                     "l2,u3,v2,like,2026-01-06T13:00:00Z,,\n")
+    summary = run_nightly(home, embedder=fast)
+    assert summary.success, summary.render()
+    con = home.warehouse(read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM dirty_days").fetchall() == [(0,)]
+        days = {r[0].isoformat(): r[1] for r in con.execute(
+            "SELECT day, sum(impressions + likes) FROM engagement_daily GROUP BY day"
+        ).fetchall()}
+    finally:
+        con.close()
+    assert "2026-01-04" in days and days["2026-01-06"] >= 2

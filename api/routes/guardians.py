@@ -94,6 +94,7 @@ def post_link(body: LinkIn, _caller: ServiceCaller, control: ControlDep, codec: 
 
 @router.delete("/links/{child_id}", status_code=204, response_class=Response)
 def delete_link(child_id: Annotated[str, Path(max_length=128)], _caller: ServiceCaller,
-                control: ControlDep, codec: CodecDep) -> Response:
-    guardians.unlink(control, codec.user(child_id, name="child_id"))  # 404 when not supervised
+                control: ControlDep, codec: CodecDep, now: NowDep) -> Response:
+    # 404 when not supervised; leaves a tombstone no older file can undo
+    guardians.unlink(control, codec.user(child_id, name="child_id"), now=now)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ These read and write the rules; what they mean for a feed or a message is decide
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from reelrank.control.connection import (
     Connection,
@@ -91,14 +91,24 @@ def link(con: Connection, guardian: object, child: object, *, now: datetime
             con.execute(
                 "INSERT INTO guardians (child_id, guardian_id, linked_at, updated_at) "
                 "VALUES (?, ?, ?, ?)", [child, guardian, at, at])
+            con.execute("DELETE FROM guardian_unlinks WHERE child_id = ?", [child])
         rules = child_rules(con, child)
     assert rules is not None
     return rules, current is None
 
 
-def unlink(con: Connection, child: object) -> None:
-    """End the supervision of `child` (`NotFoundError` when there is none)."""
-    _require_one(con.execute("DELETE FROM guardians WHERE child_id = ?", [child]).rowcount, child)
+def unlink(con: Connection, child: object, *, now: datetime | None = None) -> None:
+    """End the supervision of `child` (`NotFoundError` when there is none), leaving a
+    tombstone, so that replaying an older guardians file cannot link the child again."""
+    at = stamp(now or datetime.now(UTC))
+    with transaction(con):
+        row = con.execute("DELETE FROM guardians WHERE child_id = ? RETURNING guardian_id",
+                          [child]).fetchone()
+        _require_one(0 if row is None else 1, child)
+        con.execute(
+            "INSERT INTO guardian_unlinks (child_id, guardian_id, unlinked_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (child_id) DO UPDATE SET guardian_id = excluded.guardian_id, "
+            "unlinked_at = excluded.unlinked_at", [child, row[0], at])
 
 
 def rules_of(con: Connection, children: Sequence[object]

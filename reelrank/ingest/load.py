@@ -20,12 +20,13 @@ import duckdb
 import polars as pl
 
 from reelrank.contracts import Field, IdDomain, Kind, TableContract
+from reelrank.control.imports import upsert
+from reelrank.control.user_settings import chat_opted_in
 from reelrank.geo import GeoResolver
 from reelrank.ingest.coerce import coerce, infer_id_type
 from reelrank.ingest.readers import RawBatch
 from reelrank.ingest.redact import WITHHELD, redact_ips, withheld_record
 from reelrank.ingest.schema import ensure_table, load_id_types, record_id_types
-from reelrank.stores.control import chat_opted_in
 
 __all__ = ["BatchResult", "load_batch"]
 
@@ -293,35 +294,11 @@ def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
         con.unregister("_good")
 
 
-_UPSERTS: Mapping[str, str] = {
-    "cameo_grants": (
-        "INSERT INTO cameo_grants (owner_id, grantee_id, granted_at, revoked_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner_id, grantee_id) DO UPDATE SET "
-        "granted_at = excluded.granted_at, revoked_at = excluded.revoked_at, "
-        "updated_at = excluded.updated_at WHERE excluded.updated_at > cameo_grants.updated_at"
-    ),
-    "user_settings": (
-        "INSERT INTO user_settings (user_id, chat_personalization, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (user_id) DO UPDATE SET chat_personalization = "
-        "excluded.chat_personalization, updated_at = excluded.updated_at "
-        "WHERE excluded.updated_at > user_settings.updated_at"
-    ),
-    "guardians": (
-        "INSERT INTO guardians (child_id, guardian_id, personalization, scroll_limit, "
-        "dm_policy, linked_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (child_id) DO UPDATE SET guardian_id = excluded.guardian_id, "
-        "personalization = excluded.personalization, scroll_limit = excluded.scroll_limit, "
-        "dm_policy = excluded.dm_policy, linked_at = excluded.linked_at, "
-        "updated_at = excluded.updated_at WHERE excluded.updated_at > guardians.updated_at"
-    ),
-}
-
 _ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
 def _write_control(control: sqlite3.Connection, contract: TableContract, good: pl.DataFrame
                    ) -> int:
-    sql = _UPSERTS[contract.name]
     text = good.with_columns(
         pl.col(c).dt.strftime(_ISO) for c, t in good.schema.items() if isinstance(t, pl.Datetime))
     text = text.with_columns(pl.col(c).cast(pl.Int8) for c, t in good.schema.items()
@@ -331,6 +308,4 @@ def _write_control(control: sqlite3.Connection, contract: TableContract, good: p
             pl.coalesce("revoked_at", "granted_at").alias("updated_at"))
     elif contract.name == "guardians":
         text = text.with_columns(pl.col("linked_at").alias("updated_at"))
-    before = control.total_changes
-    control.executemany(sql, text.rows())
-    return control.total_changes - before
+    return upsert(control, contract.name, text.rows())

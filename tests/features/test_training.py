@@ -9,7 +9,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from features.engagement import rollup_day
-from features.training import GRADES, label_query, label_sql, point_in_time
+from features.training import GRADES, label_query, point_in_time
 
 
 def _at(day: int, hour: int = 12) -> datetime:
@@ -91,13 +91,3 @@ def test_a_past_event_does_change_the_row() -> None:
     con.execute("INSERT INTO users VALUES ('u9', 'US')")
     past = _rows(con)
     assert past["item_impressions_28d"][0] == clean["item_impressions_28d"][0] + 1
-
-
-def test_labels_as_text_the_older_form_give_the_same_rows() -> None:
-    """`label_sql` stays for callers not yet on `label_query`; both label the same rows."""
-    con = _world()
-    for day in range(1, 10):
-        rollup_day(con, date(2026, 1, day))
-    start, end = date(2026, 1, 3), date(2026, 1, 6)
-    assert_frame_equal(_point_in_time(con, label_sql(start, end)),
-                       _point_in_time(con, label_query(start, end)))
