@@ -25,6 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from api.feed import FeedService
+from api.history import HistoryWriter
 from api.ids import IdCodec
 from api.metrics import Metrics
 from ranking.engine import Engine
@@ -60,19 +61,20 @@ class SwapResult:
     refused: str | None = None
 
 
-def load_live(home: DataHome, directory: Path) -> Live:
+def load_live(home: DataHome, directory: Path, history: HistoryWriter | None = None) -> Live:
     """Everything for `directory`, or `ReelrankError`; slow, so never on the event loop."""
     snap = ServingSnapshot.load(directory, spare_items=home.settings.api_spare_items)
     engine = Engine.load(snap, home.settings)
     _single_threaded_search()
     feeds = home.dir("feeds") / snap.directory.name
     try:
-        service = FeedService(engine, feeds if feeds.is_dir() else None)
+        service = FeedService(engine, feeds if feeds.is_dir() else None, history=history,
+                              keys_dir=home.dir("keys"))
     except (OSError, pl.exceptions.PolarsError) as exc:
         # Precomputed pages only save time: without readable ones every user is ranked
         # online, on the same verified snapshot.
         log.warning("precomputed feeds in %s unreadable (%s); ranking online only", feeds, exc)
-        service = FeedService(engine, None)
+        service = FeedService(engine, None, history=history, keys_dir=home.dir("keys"))
     return Live(service, snap.directory, datetime.now(UTC),
                 IdCodec.of(snap.user_ids.dtype, snap.item_ids.dtype))
 
@@ -88,9 +90,11 @@ def _single_threaded_search() -> None:
 class Serving:
     """Holds the live snapshot (`current`, None until one loads) and swaps it."""
 
-    def __init__(self, home: DataHome, metrics: Metrics) -> None:
+    def __init__(self, home: DataHome, metrics: Metrics,
+                 history: HistoryWriter | None = None) -> None:
         self.home = home
         self.metrics = metrics
+        self.history = history
         self.current: Live | None = None
         self._refused: dict[Path, str] = {}
         self._lock = asyncio.Lock()
@@ -115,7 +119,7 @@ class Serving:
 
     async def _load(self, target: Path) -> Live | None:
         try:
-            return await asyncio.to_thread(load_live, self.home, target)
+            return await asyncio.to_thread(load_live, self.home, target, self.history)
         except ReelrankError as exc:
             self._refused[target] = str(exc)
             self.metrics.swaps.labels("refused").inc()

@@ -13,6 +13,7 @@
       worlds/             synthetic worlds generated into this home
       imports/            staged contract files from `reelrank import` (kept for audit)
       dagster/            the Dagster instance's storage
+      keys/               secrets the home's processes share (the feed cursors' signing key)
       write.lock          held by whichever process writes the warehouse
 """
 
@@ -36,7 +37,7 @@ __all__ = ["DataHome", "resolve_home"]
 
 _SUBDIRS = (
     "models", "indexes", "snapshots", "feeds", "media", "landing", "worlds", "imports",
-    "dagster", "reports",
+    "dagster", "reports", "keys",
 )
 
 

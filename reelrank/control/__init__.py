@@ -8,6 +8,7 @@ and the pipeline share for live state) is read and written here and nowhere else
     blocks         whom a user blocked
     user_settings  a user's own settings (chat-history personalization)
     served         daily served counters, which a scroll limit caps
+    history        what each feed request served, to whom, when and where on the page
     tokens         API bearer tokens (stored hashed)
     inbox          accepted engagement events until they are drained
     queue          generation requests and their leases

@@ -165,4 +165,20 @@ CONTROL_MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        version=5,
+        description="served history: what each feed request returned, for the live feed",
+        statements=(
+            """CREATE TABLE served_history (
+                user_id NOT NULL,
+                item_id NOT NULL,
+                served_at TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                position INTEGER NOT NULL CHECK (position >= 1),
+                PRIMARY KEY (request_id, position)
+            )""",
+            "CREATE INDEX served_history_by_user ON served_history (user_id, served_at)",
+            "CREATE INDEX served_history_by_time ON served_history (served_at)",
+        ),
+    ),
 )
