@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--evaluate", action="store_true",
                      help="also run the offline evaluation and put its table in the report")
+    run.add_argument("--refresh", action="store_true",
+                     help="the intraday refresh instead of the nightly job: features and the "
+                     "content index from what happened since, the current ranker")
 
     ev = sub.add_parser("evaluate", help="offline evaluation on a temporal holdout")
     _home_arg(ev)
@@ -204,7 +207,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     home = DataHome.open(args.home)
     summary = run_nightly(home, users=args.users, days=args.days, seed=args.seed,
-                          progress=_say, evaluate=args.evaluate)
+                          progress=_say, evaluate=args.evaluate, refresh=args.refresh)
     print(summary.render())
     return 0 if summary.success else 1
 

@@ -22,9 +22,11 @@ from pipelines.definitions import (
     INGEST_JOB,
     NIGHTLY_GROUPS,
     NIGHTLY_JOB,
+    REFRESH_JOB,
     SCORE_JOB,
     build_definitions,
     keys_in,
+    refresh_keys,
     score_tags,
 )
 from pipelines.instance import instance_for
@@ -80,10 +82,12 @@ def _rows(home: DataHome) -> tuple[dict[str, int], int]:
 
 def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = None,
                 seed: int | None = None, progress: Say | None = None,
-                embedder: EmbedderResource | None = None, evaluate: bool = False
-                ) -> RunSummary:
+                embedder: EmbedderResource | None = None, evaluate: bool = False,
+                refresh: bool = False) -> RunSummary:
     """`evaluate`: also run the offline evaluation (`reelrank evaluate`; it trains a second
-    ranker) and put its table in the report."""
+    ranker) and put its table in the report. `refresh`: the intraday refresh instead of the
+    nightly job (features and the content index from what happened since, the current
+    ranker: no retraining), then scoring and publishing as after a nightly run."""
     say = progress or (lambda _line: None)
     settings = home.settings
     notes: list[str] = []
@@ -104,12 +108,13 @@ def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = 
         ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
             instance=instance, raise_on_error=False, run_config=logging)
         failed += _failed_checks(ingest)
-        tags, selection = run_plan(instance, HomeResource(path=str(home.root)),
-                                   keys_in(NIGHTLY_GROUPS))
+        job, keys = (REFRESH_JOB, refresh_keys()) if refresh else (NIGHTLY_JOB,
+                                                                    keys_in(NIGHTLY_GROUPS))
+        tags, selection = run_plan(instance, HomeResource(path=str(home.root)), keys)
         span = (f"event days {tags['dagster/asset_partition_range_start']} .. "
                 f"{tags['dagster/asset_partition_range_end']}" if tags else "no changed days")
-        say(f"stage 2/3: nightly job ({span})")
-        result = defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(
+        say(f"stage 2/3: {job} job ({span})")
+        result = defs.resolve_job_def(job).execute_in_process(
             instance=instance, raise_on_error=False, run_config=logging, tags=tags,
             asset_selection=selection) if ingest.success else ingest
         failed += _failed_checks(result) if result is not ingest else []

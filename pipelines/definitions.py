@@ -5,8 +5,10 @@ Jobs, in the order data flows:
 - `features` (hourly, a quarter past): roll up out-of-date days, refresh feature snapshots.
 - `nightly` (03:00 UTC): everything above, then train a candidate ranker (promoted only if
   it is not worse than the current one) and rebuild the item index.
-- `score` (after each successful nightly run): batch-score every active user's feed, one
-  partition per shard of users, then publish the feeds.
+- `refresh` (hourly, half past): the intraday refresh: ingest, features and the content index
+  from the events and generations since, with the current ranker (no retraining).
+- `score` (after each successful nightly or refresh run): batch-score every active user's
+  feed from a new serving snapshot, one partition per shard of users, then publish both.
 
 `dagster dev` (from the repo root) and `reelrank run` load the same definitions; the data
 home comes from REELRANK_HOME (default ./.reelrank), or from `reelrank run --home`.
@@ -30,18 +32,19 @@ from pipelines.assets.training import (
     ranker_promoted,
 )
 from pipelines.planning import run_plan
-from pipelines.resources import EmbedderResource, HomeResource
+from pipelines.resources import EmbedderResource, HomeResource, ModelStore
 from reelrank.home import resolve_home
 
 __all__ = [
-    "FEATURES_JOB", "INGEST_JOB", "NIGHTLY_GROUPS", "NIGHTLY_JOB", "SCORE_JOB",
-    "build_definitions", "defs", "keys_in", "score_tags",
+    "FEATURES_JOB", "INGEST_JOB", "NIGHTLY_GROUPS", "NIGHTLY_JOB", "REFRESH_JOB", "SCORE_JOB",
+    "build_definitions", "defs", "keys_in", "refresh_keys", "score_tags",
 ]
 
 INGEST_JOB = "ingest"
 FEATURES_JOB = "features"
 NIGHTLY_JOB = "nightly"
 SCORE_JOB = "score"
+REFRESH_JOB = "refresh"
 NIGHTLY_GROUPS = (RAW_GROUP, FEATURES_GROUP, TRAINING_GROUP)
 ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS, *CONTENT_ASSETS, ranker,
           ranker_promoted, item_index, collaborative_index)
@@ -55,20 +58,26 @@ def score_tags(shards: int) -> dict[str, str]:
             "dagster/asset_partition_range_end": str(shards - 1)}
 
 
+def refresh_keys() -> list[dg.AssetKey]:
+    """What the intraday refresh recomputes: inputs, features and the content index; the
+    ranker and the collaborative model stay as the nightly run left them."""
+    return [*keys_in((RAW_GROUP, FEATURES_GROUP)), item_index.key]
+
+
 def keys_in(groups: tuple[str, ...]) -> list[dg.AssetKey]:
     """Asset keys of the given groups, in definition order."""
     return [key for asset in ASSETS for key, group in asset.group_names_by_key.items()
             if group in groups]
 
 
-def _planned_schedule(job, groups: tuple[str, ...],
-                      cron: str, home: HomeResource) -> dg.ScheduleDefinition:
+def _planned_schedule(job, groups: tuple[str, ...], cron: str, home: HomeResource,
+                      extra: tuple[dg.AssetKey, ...] = ()) -> dg.ScheduleDefinition:
     """A schedule whose runs cover exactly the event days that are out of date."""
 
     @dg.schedule(name=f"{job.name}_schedule", job=job, cron_schedule=cron,
                  execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
     def _schedule(context: dg.ScheduleEvaluationContext):
-        tags, selection = run_plan(context.instance, home, keys_in(groups))
+        tags, selection = run_plan(context.instance, home, [*keys_in(groups), *extra])
         return dg.RunRequest(tags=tags, asset_selection=selection)
 
     return _schedule
@@ -87,21 +96,26 @@ def build_definitions(home_path: str | os.PathLike[str] | None = None,
     nightly = dg.define_asset_job(
         NIGHTLY_JOB, selection=dg.AssetSelection.groups(*NIGHTLY_GROUPS), tags=WRITES_WAREHOUSE,
         description="Refresh inputs and features, retrain, batch-score and publish.")
+    refresh = dg.define_asset_job(
+        REFRESH_JOB, selection=dg.AssetSelection.assets(*refresh_keys()),
+        tags=WRITES_WAREHOUSE, description="Intraday: refresh inputs, features and the "
+        "content index from what happened since, with the current ranker (no retraining).")
     shards = home.settings().batch_shards  # from the environment: nothing opened at import
     scoring = scoring_assets(shards)
     score = dg.define_asset_job(
         SCORE_JOB, selection=dg.AssetSelection.groups(SCORING_GROUP), tags=WRITES_WAREHOUSE,
         description="Batch-score every active user's feed by shard, then publish the feeds.")
 
-    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[nightly],
-                          request_job=score, default_status=dg.DefaultSensorStatus.STOPPED)
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS,
+                          monitored_jobs=[nightly, refresh], request_job=score,
+                          default_status=dg.DefaultSensorStatus.STOPPED)
     def score_after_nightly(context: dg.RunStatusSensorContext):
         return dg.RunRequest(run_key=context.dagster_run.run_id, tags=score_tags(shards))
 
     return dg.Definitions(
         assets=[*ASSETS, serving_snapshot, *scoring],
         asset_checks=list(CHECKS),
-        jobs=[ingest, features, nightly, score],
+        jobs=[ingest, features, nightly, refresh, score],
         sensors=[score_after_nightly],
         schedules=[
             dg.ScheduleDefinition(name="ingest_schedule", job=ingest, cron_schedule="0 * * * *",
@@ -109,8 +123,11 @@ def build_definitions(home_path: str | os.PathLike[str] | None = None,
                                   default_status=dg.DefaultScheduleStatus.STOPPED),
             _planned_schedule(features, (FEATURES_GROUP,), "15 * * * *", home),
             _planned_schedule(nightly, NIGHTLY_GROUPS, "0 3 * * *", home),
+            _planned_schedule(refresh, (RAW_GROUP, FEATURES_GROUP), "30 * * * *", home,
+                              extra=(item_index.key,)),
         ],
-        resources={"home": home, "embedder": embedder or EmbedderResource()},
+        resources={"home": home, "models": ModelStore(path=home.path),
+                   "embedder": embedder or EmbedderResource()},
     )
 
 

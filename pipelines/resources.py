@@ -11,7 +11,7 @@ from features.embeddings import Embedder, HashingEmbedder, load_embedder
 from reelrank.home import DataHome
 from reelrank.settings import Settings
 
-__all__ = ["EmbedderResource", "HomeResource"]
+__all__ = ["EmbedderResource", "HomeResource", "ModelStore"]
 
 
 class HomeResource(dg.ConfigurableResource):
@@ -55,3 +55,19 @@ class EmbedderResource(dg.ConfigurableResource):
             else:
                 self._model = load_embedder(home.settings, home.dir("models"))
         return self._model
+
+
+class ModelStore(dg.ConfigurableResource):
+    """The trained artifacts a serving snapshot is built from, where training left them:
+    the promoted ranker and the retrieval indexes. Read from the home, not from a run's
+    outputs, so a scoring run finds the newest ones whichever run (or instance) made them."""
+
+    path: str
+
+    def serving_ranker(self) -> Path | None:
+        from ranking.training import current_ranker_dir
+
+        return current_ranker_dir(Path(self.path) / "models")
+
+    def indexes(self) -> Path:
+        return Path(self.path) / "indexes"

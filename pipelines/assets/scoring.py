@@ -10,7 +10,7 @@ from features.snapshot import serving_as_of
 from pipelines.assets.content import user_embeddings_asset
 from pipelines.assets.features import FEATURE_ASSETS
 from pipelines.assets.training import collaborative_index, item_index, ranker_promoted
-from pipelines.resources import HomeResource
+from pipelines.resources import HomeResource, ModelStore
 
 __all__ = ["SCORING_GROUP", "scoring_assets", "serving_snapshot", "shard_partitions"]
 
@@ -18,27 +18,25 @@ SCORING_GROUP = "scoring"
 WRITES = {"reelrank/writes": "warehouse"}
 
 
-@dg.asset(key=["scoring", "serving_snapshot"], deps=[*FEATURE_ASSETS, user_embeddings_asset],
-          ins={"ranker_dir": dg.AssetIn(key=ranker_promoted.key),
-               "content": dg.AssetIn(key=item_index.key),
-               "collaborative": dg.AssetIn(key=collaborative_index.key)},
+@dg.asset(key=["scoring", "serving_snapshot"],
+          deps=[*FEATURE_ASSETS, user_embeddings_asset, ranker_promoted, item_index,
+                collaborative_index],
           group_name=SCORING_GROUP, kinds={"parquet"}, op_tags=WRITES)
-def serving_snapshot(context: dg.AssetExecutionContext, home: HomeResource,
-                     ranker_dir: str | None, content: str | None, collaborative: str | None
+def serving_snapshot(context: dg.AssetExecutionContext, home: HomeResource, models: ModelStore
                      ) -> dg.Output:
     """Everything `rank a user` reads, written as files from the materialized feature
-    tables (staged; published with the feeds)."""
+    tables and the newest trained artifacts (staged; published with the feeds)."""
     from ranking.snapshot.writer import export_snapshot
 
     data_home = home.open()
+    ranker_dir = models.serving_ranker()
     with data_home.writing(timeout_s=600) as con:
         as_of = serving_as_of(con)
         path = export_snapshot(con, data_home.settings, as_of, root=data_home.dir("snapshots"),
-                               ranker_dir=Path(ranker_dir) if ranker_dir else None,
-                               indexes=data_home.dir("indexes"))
+                               ranker_dir=ranker_dir, indexes=models.indexes())
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    context.log.info(f"serving snapshot {path.name}: {size / 1e6:,.1f} MB (content index "
-                     f"{'yes' if content else 'no'}, collaborative {'yes' if collaborative else 'no'})")
+    context.log.info(f"serving snapshot {path.name}: {size / 1e6:,.1f} MB, ranker "
+                     f"{ranker_dir.name if ranker_dir else 'none (fallback scorer)'}")
     return dg.Output(str(path), metadata={"path": str(path), "as_of": str(as_of),
                                           "bytes": size})
 
