@@ -111,7 +111,8 @@ def test_the_report_of_a_real_run_has_metrics_plots_checks_and_the_snapshot(
     feeds = table(text, "feeds-table")
     assert re.search(r"<td>users</td><td class=\"n\">[1-9]", feeds)
     sources = re.findall(r"<tr><td>(\w+)</td>", table(text, "sources-table"))
-    assert sources and set(sources) <= {"similar", "collaborative", "graph", "trending", "fresh"}
+    assert sources and set(sources) <= {"similar", "collaborative", "graph", "trending", "fresh",
+                                        "catalog"}
 
 
 def test_the_report_shows_an_offline_evaluation_when_given(scored_home: DataHome,
