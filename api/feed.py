@@ -28,6 +28,7 @@ from ranking.snapshot.overlay import LiveItems
 from ranking.snapshot.view import View, view_of
 from reelrank.control.connection import Connection
 from reelrank.control.items import new_generated_items
+from reelrank.control.labels import label_changes
 from reelrank.errors import ReelrankError
 
 __all__ = ["FeedItem", "FeedPage", "FeedService", "reason_for"]
@@ -74,9 +75,9 @@ def _decode(cursor: str) -> tuple[str, int]:
 
 
 class FeedService:
-    """Holds one engine, the items made since its snapshot (an overlay this service owns
-    and replaces whole, never edits), and, when the batch wrote them for the same
-    snapshot, its pages."""
+    """Holds one engine, what changed since its snapshot (an overlay this service owns
+    and replaces whole, never edits: items made since, moderators' labels), and, when the
+    batch wrote them for the same snapshot, its pages."""
 
     def __init__(self, engine: Engine, feeds_dir: Path | None) -> None:
         self.engine = engine
@@ -84,6 +85,7 @@ class FeedService:
         self.items = LiveItems.empty(engine.snap)
         self._lock = threading.Lock()
         self._live_seq = 0
+        self._label_seq = 0
         self._live_creators: set[int] = set()
         self._pages: dict[object, tuple[int, int]] = {}
         self._feeds: pl.DataFrame | None = None
@@ -100,17 +102,32 @@ class FeedService:
 
     def sync(self, control: Connection) -> int:
         """Add generations finished since the last call (same-day reach: a friend's next
-        request can show them). One indexed read when there is nothing new."""
+        request can show them) and apply moderators' labels set since (the next request
+        is ranked under them). Two indexed reads when there is nothing new."""
         with self._lock:
             fresh = new_generated_items(control, after_seq=self._live_seq)
-            if not fresh:
+            labels = self._labels_since(control)
+            if not fresh and not labels:
                 return 0
-            self._live_seq = max(int(r["seq"]) for r in fresh)
             before = self.items
-            self.items = before.add(self.engine.snap, fresh)  # one reference swap
-            self._live_creators.update(self.engine.snap.user_row.get(r["creator_id"], -1)
-                                       for r in fresh)
+            items = before.relabel(self.engine.snap, labels)
+            if fresh:
+                self._live_seq = max(int(r["seq"]) for r in fresh)
+                items = items.add(self.engine.snap, fresh)
+                self._live_creators.update(self.engine.snap.user_row.get(r["creator_id"], -1)
+                                           for r in fresh)
+            self.items = items  # one reference swap
             return len(self.items) - len(before)
+
+    def _labels_since(self, control: Connection) -> dict[object, str]:
+        """Item -> its newest label among the changes since the last call (all of them,
+        the first time: labels set before this snapshot was made are in it already, and
+        applying them again changes nothing)."""
+        labels: dict[object, str] = {}
+        while changes := label_changes(control, after_seq=self._label_seq):
+            labels.update((item, label) for _seq, item, label in changes)
+            self._label_seq = changes[-1][0]
+        return labels
 
     def page(self, control: Connection, user_id: object, *, limit: int,
              cursor: str | None, now: datetime) -> FeedPage:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from ranking.filters import blocked, consent, safety, seen
+from ranking.filters import blocked, consent, rating, safety, seen
 from ranking.scorers import collaborative as collaborative_score
 from ranking.scorers import fallback, popularity, ranker, unpersonalized
 from ranking.selectors import feed
@@ -49,7 +49,7 @@ class Pipeline:
 
 FEED = Pipeline(
     sources=(ann, collaborative, graph, trending, fresh),
-    filters=(safety, seen, blocked, consent),
+    filters=(safety, rating, seen, blocked, consent),
     scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback),
     selector=feed,
     exploration=fresh,

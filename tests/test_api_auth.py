@@ -94,6 +94,8 @@ ENDPOINTS = [
     ("DELETE", "/v1/cameos/grants/u0000009", None),
     ("GET", "/v1/dm/allowed?from=u0000001&to=u0000002", None),
     ("POST", "/v1/admin/reload", None),
+    ("PUT", "/v1/admin/items/v0000001/label", {"label": "unsafe"}),
+    ("GET", "/v1/admin/items/v0000001/label", None),
 ]
 
 
