@@ -37,6 +37,7 @@ from ranking.snapshot.overlay import LiveItems
 from ranking.snapshot.view import View, view_of
 from reelrank.control.connection import Connection, stamp
 from reelrank.control.items import new_generated_items
+from reelrank.control.labels import label_changes
 
 __all__ = ["FeedItem", "FeedPage", "FeedService", "reason_for"]
 
@@ -61,11 +62,11 @@ class FeedPage:
 
 
 class FeedService:
-    """Holds one engine, the items made since its snapshot (an overlay this service owns
-    and replaces whole, never edits), and, when the batch wrote them for the same
-    snapshot, its pages. `history`: the process's served-history writer (None: nothing is
-    recorded, e.g. in a notebook); `keys_dir`: where the cursor signing key lives (None: a
-    key of this object's own)."""
+    """Holds one engine, what changed since its snapshot (an overlay this service owns
+    and replaces whole, never edits: items made since, moderators' labels), and, when the
+    batch wrote them for the same snapshot, its pages. `history`: the process's
+    served-history writer (None: nothing is recorded, e.g. in a notebook); `keys_dir`:
+    where the cursor signing key lives (None: a key of this object's own)."""
 
     def __init__(self, engine: Engine, feeds_dir: Path | None, *,
                  history: HistoryWriter | None = None, keys_dir: Path | None = None) -> None:
@@ -77,6 +78,7 @@ class FeedService:
         self.sessions = SessionReader(engine.settings, history)
         self._lock = threading.Lock()
         self._live_seq = 0
+        self._label_seq = 0
         self._live_creators: set[int] = set()
         self._pages, self._feeds = stored_feeds(feeds_dir, self.snapshot)
 
@@ -86,17 +88,32 @@ class FeedService:
 
     def sync(self, control: Connection) -> int:
         """Add generations finished since the last call (same-day reach: a friend's next
-        request can show them). One indexed read when there is nothing new."""
+        request can show them) and apply moderators' labels set since (the next request
+        is ranked under them). Two indexed reads when there is nothing new."""
         with self._lock:
             fresh = new_generated_items(control, after_seq=self._live_seq)
-            if not fresh:
+            labels = self._labels_since(control)
+            if not fresh and not labels:
                 return 0
-            self._live_seq = max(int(r["seq"]) for r in fresh)
             before = self.items
-            self.items = before.add(self.engine.snap, fresh)  # one reference swap
-            self._live_creators.update(self.engine.snap.user_row.get(r["creator_id"], -1)
-                                       for r in fresh)
+            items = before.relabel(self.engine.snap, labels)
+            if fresh:
+                self._live_seq = max(int(r["seq"]) for r in fresh)
+                items = items.add(self.engine.snap, fresh)
+                self._live_creators.update(self.engine.snap.user_row.get(r["creator_id"], -1)
+                                           for r in fresh)
+            self.items = items  # one reference swap
             return len(self.items) - len(before)
+
+    def _labels_since(self, control: Connection) -> dict[object, str]:
+        """Item -> its newest label among the changes since the last call (all of them,
+        the first time: labels set before this snapshot was made are in it already, and
+        applying them again changes nothing)."""
+        labels: dict[object, str] = {}
+        while changes := label_changes(control, after_seq=self._label_seq):
+            labels.update((item, label) for _seq, item, label in changes)
+            self._label_seq = changes[-1][0]
+        return labels
 
     def page(self, control: Connection, user_id: object, *, limit: int,
              cursor: str | None, now: datetime) -> FeedPage:

@@ -48,6 +48,19 @@ class IdCodec:
                 (name,))
         return int(text)
 
+    def item(self, value: UserId, *, name: str = "item_id") -> UserId:
+        """`value` typed as this home's item ids. Generated items' ids are text
+        (`g-<request>`) in any home, so text that is not all digits stays text."""
+        if isinstance(value, bool):
+            raise InvalidInputError(f"{name}: {value!r} is not an id", (name,))
+        text = str(value).strip()
+        if not text:
+            raise InvalidInputError(f"{name}: an id cannot be empty", (name,))
+        integer = self.items if self.items is not None else bool(_DIGITS.match(text))
+        if integer and _DIGITS.match(text) and len(text) <= 19:
+            return int(text)
+        return text
+
     def id_types(self) -> dict[IdDomain, str]:
         """Contract id types for validating events like ingestion does; a space not known
         yet (and event ids, which no snapshot holds) takes text, which holds any id."""

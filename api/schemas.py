@@ -9,13 +9,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from reelrank.contracts import CONTRACTS, DM_POLICIES, EVENT_TYPES
+from reelrank.contracts import CONTRACTS, DM_POLICIES, EVENT_TYPES, SAFETY_LABELS
+from reelrank.control.labels import LABELS
 
 __all__ = [
     "BlockIn", "BlockList", "BlockOut", "ChildList", "ChildRules", "ChildRulesPatch",
     "DmOut", "EventAck", "EventBatch", "EventIn", "FeedItemOut", "FeedOut", "GrantIn",
-    "GrantList", "GrantOut", "LinkIn", "OverrideIn", "ReloadOut", "SettingsIn",
-    "SettingsOut", "Status",
+    "GrantList", "GrantOut", "LabelIn", "LabelOut", "LinkIn", "OverrideIn", "ReloadOut",
+    "SettingsIn", "SettingsOut", "Status",
 ]
 
 Id = StrictInt | Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -147,6 +148,23 @@ class BlockList(BaseModel):
 class DmOut(BaseModel):
     allowed: bool
     reason: str
+
+
+class LabelIn(_Request):
+    """A moderator's safety label for an item, in force from the next request on."""
+
+    label: Literal[LABELS]
+    reason: Annotated[str, StringConstraints(max_length=1_000)] | None = None
+
+
+class LabelOut(BaseModel):
+    item_id: Id
+    label: Literal[SAFETY_LABELS] = Field(
+        description="the item's label now: a moderator's if any, else its own rating")
+    moderated: bool = Field(description="whether a moderator set it")
+    set_by: str | None = None
+    reason: str | None = None
+    set_at: str | None = None
 
 
 class ReloadOut(BaseModel):

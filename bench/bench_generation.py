@@ -29,6 +29,7 @@ from generation._common import utc_now
 from generation.requests import submit_generation
 from reelrank.control.items import new_generated_items
 from reelrank.control.queue import hold_queued, last_update, status_counts
+from reelrank.control.tokens import create_token
 from reelrank.home import DataHome
 from reelrank.settings import Settings
 
@@ -39,6 +40,8 @@ GATE_S = 2.5
 def _one_run(root: Path, backend: str, jobs: int, workers: int) -> float:
     home = DataHome.open(root, settings=Settings(home=root, generation_busy_queue_depth=10**6))
     con = home.control()
+    for n in range(50):  # requesters must be accounts of the home
+        create_token(con, "user", f"u{n}", now=utc_now(), label="bench")
     for n in range(jobs):
         submit_generation(con, home.settings, requester_id=f"u{n % 50}",
                           prompt=f"benchmark clip {n}: a paper boat in the rain")

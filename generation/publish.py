@@ -1,4 +1,5 @@
-"""Publishing a rendered job: consent re-checked, files placed, item registered, request done.
+"""Publishing a rendered job: consent re-checked, files placed, item registered with its
+safety rating, request done.
 
 All of it is one write transaction. Holding the control store's write lock while re-checking
 consent means no revocation can slip in between the check and the publish: a grant revoked
@@ -19,6 +20,7 @@ import numpy as np
 from generation.backends import RenderResult
 from generation.consent import missing_consent, refusal_reason
 from generation.queue import Job, refuse
+from generation.rating import Rating
 from reelrank.control.connection import Connection, stamp, transaction
 from reelrank.control.items import generated_item_id, insert_generated_item
 from reelrank.control.queue import complete, holds_lease
@@ -47,9 +49,11 @@ def _place(result: RenderResult, home_root: Path, request_id: str) -> tuple[str,
 
 
 def publish(con: Connection, job: Job, result: RenderResult, embedded: Embedded, *,
-            home_root: Path, now: datetime) -> str:
+            home_root: Path, now: datetime, rating: Rating | None = None) -> str:
     """'done', 'refused' (consent no longer live; any charge refunded) or 'lost' (the job is
-    no longer this worker's; nothing changed)."""
+    no longer this worker's; nothing changed). `job.cameo_user_ids` is everyone in the
+    video (a remix's source cameos included); `rating`: the classifier's (None: unrated)."""
+    rating = rating or Rating("unrated")
     with transaction(con):
         if not holds_lease(con, job.request_id, job.worker_id):
             return "lost"
@@ -65,7 +69,8 @@ def publish(con: Connection, job: Job, result: RenderResult, embedded: Embedded,
             "created_at": stamp(now), "text": job.prompt, "cameo_user_ids": job.cameo_user_ids,
             "remix_of": job.remix_of, "duration_s": result.duration_s, "media_path": media_path,
             "thumbnail_path": thumbnail_path, "embedding": embedded.vector,
-            "embedding_model": embedded.model_id,
+            "embedding_model": embedded.model_id, "safety_label": rating.label,
+            "rated_by": rating.rated_by, "safety_categories": rating.categories,
         })
         complete(con, job.request_id, job.worker_id, item_id, now=now)
     return "done"

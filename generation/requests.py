@@ -1,8 +1,11 @@
 """Submitting a generation request and asking after it.
 
-Submission decides everything that can be decided at once, in one write transaction: cameo
-consent (refused, naming who lacks it), the price (`pricing.quote`) and the charge. The request
-is then recorded, queued or refused, and its id returned; rendering happens later in a worker.
+Submission decides everything that can be decided at once, in one write transaction: that
+the requester, the cameos and the remixed item exist and that everyone in it consents (the
+remixed item's cameos included; `consent.check_request`, refused naming who lacks consent),
+the price (`pricing.quote`) and the charge. The request is then recorded, queued or refused,
+and its id returned; rendering happens later in a worker, which checks again. A queued
+request's cameo list is everyone in the video: its own cameos, then the remixed item's.
 A client may pass its own `request_id` as an idempotency key: resubmitting it returns the first
 answer and never charges twice.
 """
@@ -15,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from generation._common import Clock, utc_now
-from generation.consent import missing_consent, refusal_reason
+from generation.consent import check_request
 from generation.pricing import quote
+from ranking.directory import Directory
 from reelrank.control.connection import Connection, transaction
 from reelrank.control.credits import charge, charged_for
 from reelrank.control.queue import get_request, insert_request
@@ -115,8 +119,11 @@ def _resubmitted(con: Connection, request_id: str, requester_id: object, prompt:
 def submit_generation(control: Connection, settings: Settings, *, requester_id: object,
                       prompt: str, cameo_user_ids: Sequence[object] = (),
                       remix_of: object = None, request_id: str | None = None,
-                      clock: Clock = utc_now) -> SubmitResult:
-    """Record a generation request; returns at once with its id, status, charge and reason."""
+                      clock: Clock = utc_now, directory: Directory | None = None
+                      ) -> SubmitResult:
+    """Record a generation request; returns at once with its id, status, charge and reason.
+    `directory`: the serving snapshot's users and items (the API's); without one only what
+    the control store knows exists (accounts it registered, items generated)."""
     cameos = _validate(settings, requester_id, prompt, cameo_user_ids, remix_of, request_id)
     request_id = request_id or uuid.uuid4().hex
     now = clock()
@@ -124,10 +131,12 @@ def submit_generation(control: Connection, settings: Settings, *, requester_id: 
         earlier = _resubmitted(control, request_id, requester_id, prompt)
         if earlier is not None:
             return earlier
-        missing = missing_consent(control, requester_id, cameos)
+        checked = check_request(control, directory or Directory(), requester_id, cameos,
+                                remix_of)
+        cameos = list(checked.cameo_user_ids)
         status, charged = "queued", 0
-        if missing:
-            status, reason = "refused", refusal_reason(missing, requester_id)
+        if checked.refusal is not None:
+            status, reason = "refused", checked.refusal
         else:
             price = quote(control, settings, requester_id, now)
             reason = price.reason

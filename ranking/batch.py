@@ -4,7 +4,8 @@
 Users are split into shards by a stable hash of their id, so shards can run in parallel
 (one Dagster partition each) and a rerun of one shard rewrites exactly its users. The
 policy's live state is read from the control store for each chunk, as the API reads it for
-each request.
+each request, and so are moderators' labels: ranked over an overlay holding them
+(`LiveItems.relabel`), the same filters see the same ratings as the API's next request.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import polars as pl
 
 from ranking.engine import Engine
 from ranking.policy import read_live
+from ranking.snapshot.overlay import LiveItems
 from reelrank.control.connection import Connection
+from reelrank.control.labels import current_labels
 
 __all__ = ["FEED_COLUMNS", "ShardReport", "score_shard", "shard_of", "shard_users"]
 
@@ -60,7 +63,8 @@ def score_shard(engine: Engine, control: Connection, users: pl.Series, *, shard:
     for start in range(0, users.len(), step):
         chunk = users[start:start + step].to_list()
         live = read_live(control, chunk, clock().date())
-        out = engine.rank(chunk, live)
+        labelled = LiveItems.empty(engine.snap, 0).relabel(engine.snap, current_labels(control))
+        out = engine.rank(chunk, live, labelled)
         parts.append(out.frame(users.dtype, item_dtype))
         for name, n in out.removed.items():
             removed[name] = removed.get(name, 0) + n

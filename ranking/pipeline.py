@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from ranking.filters import blocked, consent, engaged, hidden, safety, seen, served
+from ranking.filters import blocked, consent, engaged, hidden, rating, safety, seen, served
 from ranking.scorers import collaborative as collaborative_score
 from ranking.scorers import fallback, popularity, ranker, unpersonalized
 from ranking.selectors import feed
@@ -52,7 +52,7 @@ class Pipeline:
 
 FEED = Pipeline(
     sources=(ann, collaborative, graph, trending, fresh, catalog),
-    filters=(safety, hidden, seen, served, engaged, blocked, consent),
+    filters=(safety, rating, hidden, seen, served, engaged, blocked, consent),
     scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback),
     selector=feed,
     exploration=fresh,

@@ -5,11 +5,13 @@ store, so a revocation, an opt-out or a guardian change counts on the very next 
 
 - signals: personalized or not (a guardian can switch it off for a supervised account;
   then no per-user signal is used at all), and chat-history interests or not;
-- servable items: safety labels, already seen, blocked creators, cameo consent (each a
+- servable items: safety ratings (unsafe for nobody; only safe for a supervised account;
+  moderators' live labels count), already seen, blocked creators, cameo consent (each a
   small filter in `ranking/filters/`, applied here cheapest first and counted by name);
 - how many items may still be served today (a guardian's scroll limit, or its override
   for today), and recording what was served;
-- whether one user may message another (everyone / friends / nobody).
+- whether one user may message another (both exist, no block either way, and each
+  supervised side's guardian policy: everyone / friends / nobody).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
+from ranking.directory import Directory
 from ranking.live import GrantReader, LiveState, UserPolicy, live_grants
 from ranking.pipeline import FEED
-from reelrank.control.blocks import blocked_by, has_blocked
+from reelrank.control.blocks import blocked_by, blocks_between
 from reelrank.control.connection import Connection, transaction
 from reelrank.control.grants import all_live, is_live
-from reelrank.control.guardians import dm_policy, rules_of, scroll_rules
+from reelrank.control.guardians import rules_of, scroll_rules
 from reelrank.control.served import add_served, served_on, served_today
 from reelrank.control.user_settings import chat_of
 from reelrank.errors import ReelrankError
@@ -128,25 +131,56 @@ def _limit_now(row: tuple[int | None, int | None, str | None] | None, day: str) 
 
 @dataclass(frozen=True)
 class DmDecision:
+    """`reason` is the whole why, for a service (the app's backend). A user is told only
+    `told_sender`: a refusal never says who blocked whom or what a guardian allows."""
+
     allowed: bool
     reason: str
 
+    @property
+    def told_sender(self) -> str:
+        return "allowed" if self.allowed else "not allowed"
+
 
 def dm_allowed(control: Connection, sender: object, recipient: object,
-               are_friends: Callable[[object, object], bool]) -> DmDecision:
-    """May `sender` message `recipient`? A supervised recipient follows the guardian's
-    policy; anyone may refuse people they blocked."""
+               are_friends: Callable[[object, object], bool], directory: Directory
+               ) -> DmDecision:
+    """May `sender` message `recipient`? Both must exist (`directory`); neither may have
+    blocked the other; a supervised sender follows its guardian's policy for messages it
+    sends, a supervised recipient its guardian's for messages it receives (everyone /
+    friends / nobody).
+
+    Every fact is read before any is judged, in one read transaction and the same
+    statements whoever is asked about, so neither the answer told to a user nor its timing
+    tells "blocked you" from "a child whose guardian allows friends only" from "no such
+    user"."""
     if sender == recipient:
         raise ReelrankError("sender and recipient are the same user")
-    if has_blocked(control, recipient, sender):
+    pair = [sender, recipient]
+    with transaction(control, read_only=True):
+        known = directory.known_users(control, pair)
+        blocks = blocks_between(control, sender, recipient)
+        rules = {user: rule[4] for user, rule in rules_of(control, pair).items()}
+    friends = are_friends(sender, recipient)
+    for user in pair:
+        if user not in known:
+            return DmDecision(False, f"{user} is not a user of this home")
+    if (recipient, sender) in blocks:
         return DmDecision(False, f"{recipient} has blocked {sender}")
-    rule = dm_policy(control, recipient)
+    if (sender, recipient) in blocks:
+        return DmDecision(False, f"{sender} has blocked {recipient}")
+    own = rules.get(sender)
+    if own == "nobody":
+        return DmDecision(False, f"{sender}'s guardian allows no direct messages")
+    if own == "friends" and not friends:
+        return DmDecision(False, f"{sender}'s guardian allows messages with friends only")
+    rule = rules.get(recipient)
     if rule is None:
         return DmDecision(True, f"{recipient} accepts messages from everyone")
     if rule == "everyone":
         return DmDecision(True, f"{recipient}'s guardian allows messages from everyone")
     if rule == "nobody":
         return DmDecision(False, f"{recipient}'s guardian allows no direct messages")
-    if are_friends(sender, recipient):
+    if friends:
         return DmDecision(True, f"{sender} is a friend of {recipient}")
     return DmDecision(False, f"{recipient}'s guardian allows messages from friends only")

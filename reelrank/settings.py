@@ -188,6 +188,13 @@ class Settings(BaseSettings):
         pattern=r"^(procedural|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
         description="'procedural' (the bundled renderer) or a 'module:Class' path to a "
         "class implementing generation.backends.GenerationBackend")
+    generation_classifier: str = Field(
+        default="lexicon",
+        pattern=r"^(lexicon|none|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
+        description="what rates each new generation before it is served: 'lexicon' (the "
+        "bundled keyword lexicon), 'none' (unrated until a moderator labels it; never shown "
+        "to a supervised account meanwhile) or a 'module:Class' path to a "
+        "generation.rating.ContentClassifier, e.g. 'generation.toxicity:ToxicityModel'")
     generation_prompt_max_chars: int = Field(default=2_000, ge=1, le=100_000)
     generation_max_cameos: int = Field(default=8, ge=0, le=100)
 

@@ -94,6 +94,8 @@ ENDPOINTS = [
     ("DELETE", "/v1/cameos/grants/u0000009", None),
     ("GET", "/v1/dm/allowed?from=u0000001&to=u0000002", None),
     ("POST", "/v1/admin/reload", None),
+    ("PUT", "/v1/admin/items/v0000001/label", {"label": "unsafe"}),
+    ("GET", "/v1/admin/items/v0000001/label", None),
 ]
 
 
@@ -218,7 +220,9 @@ def test_a_service_acts_for_the_user_it_names(world: World) -> None:
 def test_dm_questions_are_the_callers_own(world: World) -> None:
     query = {"from": world.a, "to": world.b}
     assert world.as_("a").get("/v1/dm/allowed", params=query).status_code == 200
-    assert world.as_("b").get("/v1/dm/allowed", params=query).status_code == 200
+    # A user asks only about messages it would send: the recipient's side is not its own
+    # (asked from any `from`, it would map who is supervised or blocks whom).
+    assert world.as_("b").get("/v1/dm/allowed", params=query).status_code == 403
     assert world.as_("child_x").get("/v1/dm/allowed", params=query).status_code == 403
     assert world.as_("guardian_x").get("/v1/dm/allowed", params=query).status_code == 403
     assert world.as_("service").get("/v1/dm/allowed", params=query).status_code == 200

@@ -34,6 +34,7 @@ from reelrank.control.credits import (
 )
 from reelrank.home import DataHome
 from reelrank.settings import Settings
+from tests.generation_world import register
 
 START = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
@@ -48,7 +49,9 @@ class Clock:
 
 def make_home(tmp_path: Path, **overrides: object) -> DataHome:
     root = tmp_path / "home"
-    return DataHome.open(root, settings=Settings(home=root, **overrides))
+    home = DataHome.open(root, settings=Settings(home=root, **overrides))
+    register(home)
+    return home
 
 
 def submit(home: DataHome, clock: Clock, requester: object = "u1", **kwargs: object):
@@ -194,6 +197,7 @@ def test_balance_never_negative_and_each_request_charged_at_most_once(ops, cost)
     settings = Settings(generation_free_per_day=0, generation_busy_queue_depth=0,
                         generation_credit_cost=cost)
     con, clock = open_control(Path(":memory:")), Clock()
+    register(con)
     submit_generation(con, settings, requester_id="other", prompt="filler", clock=clock)
     expected, requests = 0, []
     for op, arg in ops:

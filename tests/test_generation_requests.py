@@ -7,6 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -16,6 +17,7 @@ from generation.requests import (
     generation_status,
     submit_generation,
 )
+from ranking.directory import Directory
 from reelrank.contracts import CONTRACTS
 from reelrank.control.connection import stamp as iso
 from reelrank.control.items import (
@@ -25,8 +27,18 @@ from reelrank.control.items import (
     new_generated_items,
 )
 from reelrank.home import DataHome
+from tests.generation_world import register
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+# The served snapshot's side of who and what exists: items to remix (v7 shows u3's cameo,
+# and is sensitive) and a user the control store has no account for.
+SNAPSHOT = Directory(user_row={"u-snap": 0}, item_row={"v9": 0, "v7": 1},
+                     cameo_owners={1: ("u3",)}, item_rating=np.array([0, 1], dtype=np.int8))
+
+
+@pytest.fixture(autouse=True)
+def _accounts(home: DataHome) -> None:
+    register(home)
 
 
 def clock() -> datetime:
@@ -48,7 +60,7 @@ def submit(home: DataHome, requester: object = "u1", prompt: str = "a cat skateb
     con = home.control()
     try:
         return submit_generation(con, home.settings, requester_id=requester, prompt=prompt,
-                                 clock=clock, **kwargs)
+                                 clock=clock, directory=SNAPSHOT, **kwargs)
     finally:
         con.close()
 
@@ -163,3 +175,39 @@ def test_migration_adds_user_blocks(tmp_path: Path) -> None:
     con.execute("INSERT INTO user_blocks VALUES ('u1', 'u2', ?)", [iso(NOW)])
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         con.execute("INSERT INTO user_blocks VALUES ('u1', 'u2', ?)", [iso(NOW)])
+
+
+def test_people_and_remixed_items_that_do_not_exist_are_refused(home: DataHome) -> None:
+    ghost = submit(home, requester="ghost")
+    assert (ghost.status, ghost.reason) == ("refused", "'ghost' is not a user of this home")
+    assert submit(home, requester="u-snap").status == "queued"  # the snapshot knows them
+    # Nobody unknown can have consented, even with a grant on record: refused like any
+    # missing consent, so the answer does not say who exists.
+    grant(home, "ghost", "u1")
+    cameo = submit(home, cameo_user_ids=["ghost"])
+    assert cameo.reason == "no live cameo consent from 'ghost' to 'u1'"
+    remix = submit(home, remix_of="v404")
+    assert (remix.status, remix.reason) == ("refused", "remix_of 'v404' is not an item of this home")
+    # A finished generation may be remixed as well as a snapshot item.
+    con = home.control()
+    con.execute("BEGIN")
+    insert_generated_item(con, _item("made", "u2", ["u4"], 0))
+    con.execute("COMMIT")
+    con.close()
+    grant(home, "u4", "u1")
+    assert submit(home, remix_of="g-made").status == "queued"
+
+
+def test_a_remix_carries_its_sources_cameos(home: DataHome) -> None:
+    """v7 shows u3 (its creator's own likeness is in it only if its cameo list says so):
+    remixing it uses u3's likeness, so it needs u3's grant to the remixer."""
+    refused = submit(home, remix_of="v7", cameo_user_ids=["u1"])
+    assert refused.status == "refused"
+    assert refused.reason == ("no live cameo consent from 'u3' to 'u1' "
+                              "(they appear in 'v7', which this remixes)")
+    grant(home, "u3", "u1")
+    queued = submit(home, remix_of="v7", cameo_user_ids=["u1"])
+    assert queued.status == "queued"
+    row = home.control().execute("SELECT cameo_user_ids FROM generation_requests "
+                                 "WHERE request_id = ?", [queued.request_id]).fetchone()
+    assert row == ('["u1", "u3"]',)

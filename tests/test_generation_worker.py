@@ -30,11 +30,14 @@ from generation.queue import claim, retry_or_fail
 from generation.requests import generation_status, submit_generation
 from generation.stubs import ScriptedBackend
 from generation.worker import run_worker
+from ranking.directory import Directory
 from reelrank.control.connection import stamp as iso
 from reelrank.control.credits import add_credits, balance
 from reelrank.control.items import new_generated_items
+from reelrank.control.queue import insert_request
 from reelrank.home import DataHome
 from reelrank.settings import Settings
+from tests.generation_world import publish_ids, register
 
 START = datetime(2026, 3, 1, 9, tzinfo=UTC)
 SCRIPTED = "generation.stubs:ScriptedBackend"
@@ -51,7 +54,9 @@ class Clock:
 
 def make_home(tmp_path: Path, **overrides: object) -> DataHome:
     root = tmp_path / "home"
-    return DataHome.open(root, settings=Settings(home=root, **overrides))
+    home = DataHome.open(root, settings=Settings(home=root, **overrides))
+    register(home)
+    return home
 
 
 def submit(home: DataHome, prompt: str, requester: object = "u1", clock: Clock | None = None,
@@ -113,7 +118,9 @@ def test_backends_load_by_name_or_dotted_path() -> None:
 
 def test_worker_publishes_media_embedding_and_item(tmp_path: Path) -> None:
     home = make_home(tmp_path)
-    request_id = submit(home, "a fox in the snow", cameo_user_ids=["u1"], remix_of="v1")
+    served = Directory.read(publish_ids(home, [], {"v1": ([], "safe")}))
+    request_id = submit(home, "a fox in the snow", cameo_user_ids=["u1"], remix_of="v1",
+                        directory=served)
     assert run_worker(home, once=True, embedder=HashingEmbedder(384)) == {"done": 1}
     (item,) = new_generated_items(home.control())
     assert status(home, request_id).item_id == item["item_id"] == f"g-{request_id}"
@@ -125,6 +132,72 @@ def test_worker_publishes_media_embedding_and_item(tmp_path: Path) -> None:
         assert clip.n_frames == 24
     assert (home.root / item["thumbnail_path"]).is_file()
     assert sorted(p.name for p in home.dir("media").iterdir()) == [request_id]  # no staging left
+
+
+def test_the_worker_rates_each_item_and_a_remix_no_less_than_its_source(
+        tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    served = Directory.read(publish_ids(home, [], {"v1": ([], "safe"), "v2": ([], "sensitive")}))
+    prompts = {"a fox in the snow": None, "friends drinking beer": None, "a fox remixed": "v2"}
+    ids = {submit(home, p, remix_of=r, directory=served): p for p, r in prompts.items()}
+    assert run_worker(home, once=True, backend=ScriptedBackend()) == {"done": 3}
+    rated = {ids[i["request_id"]]: (i["safety_label"], i["rated_by"], i["safety_categories"])
+             for i in new_generated_items(home.control())}
+    assert rated == {
+        "a fox in the snow": ("safe", "lexicon-1", []),
+        "friends drinking beer": ("sensitive", "lexicon-1", ["alcohol"]),
+        "a fox remixed": ("sensitive", "lexicon-1", ["remix_of:sensitive"])}
+
+
+class _BrokenClassifier:
+    name = "broken-1"
+
+    def rate(self, text: str):
+        raise ConnectionError("moderation service unreachable")
+
+
+def test_a_classifier_that_fails_leaves_the_item_unrated(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    submit(home, "a fox in the snow")
+    assert run_worker(home, once=True, classifier=_BrokenClassifier()) == {"done": 1}
+    (item,) = new_generated_items(home.control())
+    assert (item["safety_label"], item["rated_by"], item["safety_categories"]) == (
+        "unrated", "broken-1", ["classifier_failed"])
+
+
+def test_the_worker_process_refuses_people_and_sources_that_do_not_exist(
+        tmp_path: Path) -> None:
+    """Queued behind submission's back (an older version, another writer): the worker's own
+    check refuses them, and renders nothing."""
+    home = make_home(tmp_path)
+    publish_ids(home, ["s1"], {"v1": (["u7"], "safe")})
+    con = home.control()
+    for request_id, requester, cameos, remix in (
+            ("ghost", "nobody", [], None), ("ghost-cameo", "u1", ["nobody"], None),
+            ("no-source", "u1", [], "v404"), ("source-cameo", "u1", [], "v1"),
+            ("fine", "s1", [], "v1")):
+        insert_request(con, request_id=request_id, requester_id=requester, prompt="p",
+                       cameo_user_ids=cameos, remix_of=remix, status="queued", reason="",
+                       now=START)
+    grant(home, "u7", "s1")
+    con.close()
+    done = subprocess.run([sys.executable, "-m", "generation", "--home", str(home.root),
+                           "--once", "--embedder", "hashing"], capture_output=True, text=True,
+                          check=False, timeout=120, cwd=REPO,
+                          env={**os.environ, "REELRANK_GENERATION_BACKEND": SCRIPTED})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"refused": 4, "done": 1}
+    reasons = {r: status(home, r).reason for r in ("ghost", "ghost-cameo", "no-source",
+                                                   "source-cameo")}
+    assert reasons == {
+        "ghost": "'nobody' is not a user of this home",
+        "ghost-cameo": "no live cameo consent from 'nobody' to 'u1'",
+        "no-source": "remix_of 'v404' is not an item of this home",
+        "source-cameo": "no live cameo consent from 'u7' to 'u1' "
+                        "(they appear in 'v1', which this remixes)"}
+    (item,) = new_generated_items(home.control())
+    assert (item["request_id"], item["cameo_user_ids"]) == ("fine", ["u7"])
+    assert not (home.root / "media" / "ghost").exists()
 
 
 def test_failures_retry_with_exponential_backoff(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -144,3 +144,42 @@ def test_a_worse_ranker_is_not_promoted(home: DataHome) -> None:
         con.close()
     assert weak.current_ndcg is not None and weak.ndcg < weak.current_ndcg
     assert not should_promote(weak.ndcg, weak.current_ndcg, home.settings.promotion_tolerance)
+
+
+def test_supervised_accounts_are_scored_only_items_rated_safe(home: DataHome) -> None:
+    feeds = _feeds(home)
+    control = home.control()
+    kids = [r[0] for r in control.execute("SELECT child_id FROM guardians").fetchall()]
+    control.close()
+    con = home.warehouse(read_only=True)
+    items = con.sql("SELECT item_id, safety_label FROM items").pl()
+    con.close()
+    labelled = feeds.join(items, on="item_id")
+    theirs = labelled.filter(pl.col("user_id").is_in(kids))
+    assert theirs.height > 0 and set(theirs["safety_label"]) == {"safe"}
+    assert "sensitive" in set(labelled.filter(~pl.col("user_id").is_in(kids))["safety_label"])
+
+
+def test_the_batch_scorer_applies_a_moderators_label_set_since_the_snapshot(
+        home: DataHome, tmp_path: Path) -> None:
+    from ranking.batch import score_shard
+    from reelrank.control.connection import connect
+    from reelrank.control.labels import set_label
+
+    snap = ServingSnapshot.load(latest(home.dir("snapshots")))
+    engine = Engine.load(snap, home.settings)
+    firsts = _feeds(home).filter(pl.col("position") <= 3)
+    item = firsts.group_by("item_id").len().sort("len", "item_id", descending=[True, False])[
+        "item_id"][0]
+    users = firsts.filter(pl.col("item_id") == item)["user_id"].unique().sort()
+    source = home.control()
+    plain = score_shard(engine, source, users, shard=0, out_dir=tmp_path / "plain")
+    copy = connect(tmp_path / "control.sqlite")
+    source.backup(copy)
+    source.close()
+    assert item in pl.read_parquet(plain.path)["item_id"].to_list()
+    set_label(copy, item, "unsafe", by="moderator", reason=None, now=datetime.now(UTC))
+    labelled = score_shard(engine, copy, users, shard=0, out_dir=tmp_path / "labelled")
+    copy.close()
+    assert item not in pl.read_parquet(labelled.path)["item_id"].to_list()
+    assert labelled.removed["unsafe"] >= users.len()

@@ -1,6 +1,7 @@
 """Generation requests: submit (answered at once with the id, the charge and why) and
-follow. Consent, quotas and credits are decided by `generation`; the worker
-(`reelrank worker`) does the rest."""
+follow. Who and what exists (the requester, the cameos, the remixed item: the served
+snapshot's, or registered since), consent, quotas and credits are decided by `generation`;
+the worker (`reelrank worker`) does the rest."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from generation.requests import (
     generation_status,
     submit_generation,
 )
+from ranking.directory import Directory
 from reelrank.errors import ContractError
 
 __all__ = ["router"]
@@ -54,14 +56,18 @@ class GenerationOut(BaseModel):
 @router.post("", response_model=SubmitOut, status_code=202)
 def post_generation(body: GenerationIn, user: ActingUser, control: ControlDep,
                     codec: CodecDep, state: StateDep) -> SubmitOut:
-    """Queue a generation (or refuse it: a cameo without a live grant, no credits)."""
+    """Queue a generation (or refuse it: someone or the remixed item unknown, a cameo
+    without a live grant, no credits)."""
     cameos = [codec.user(c, name=f"cameo_user_ids.{n}")
               for n, c in enumerate(body.cameo_user_ids)]
+    remix_of = None if body.remix_of is None else codec.item(body.remix_of, name="remix_of")
+    live = state.serving.current
     try:
         result = submit_generation(
             control, state.home.settings, requester_id=user, prompt=body.prompt,
-            cameo_user_ids=cameos, remix_of=body.remix_of, request_id=body.request_id,
-            clock=state.clock)
+            cameo_user_ids=cameos, remix_of=remix_of, request_id=body.request_id,
+            clock=state.clock,
+            directory=Directory.of(live.service.engine.snap) if live is not None else None)
     except ContractError as exc:
         raise InvalidInputError(str(exc)) from exc
     return SubmitOut(**result.as_dict())

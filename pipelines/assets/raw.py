@@ -20,6 +20,7 @@ from reelrank.errors import ContractError, IngestError
 from reelrank.home import DataHome
 from reelrank.inbox import drain_inbox
 from reelrank.ingest import IngestReport, TableReport, ingest_directory
+from reelrank.labels import fold_labels
 
 __all__ = ["RAW_GROUP", "landing_batches", "raw_inputs"]
 
@@ -65,7 +66,8 @@ def _check(report: TableReport | None, table: str) -> dg.AssetCheckResult:
     op_tags={"reelrank/writes": "warehouse"},
 )
 def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
-    """Load every landing batch into the warehouse, then move it to landing/.done/."""
+    """Load every landing batch into the warehouse, then move it to landing/.done/; then
+    apply moderators' labels to the items."""
     data_home = home.open()
     # Generations finished since the last run, then events the API accepted: each becomes
     # one more landing batch (items sort first, so events can name them).
@@ -98,6 +100,10 @@ def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
         done.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         shutil.move(str(batch), str(done / f"{stamp}-{batch.name}"))
+    # Moderators' labels win over whatever rating the batches just loaded.
+    relabelled = fold_labels(data_home)
+    if relabelled:
+        context.log.info(f"applied moderators' labels to {relabelled} items")
     # Days with new events become partitions of the daily rollup.
     dirty = [str(r[0]) for r in home.query("SELECT day FROM dirty_days ORDER BY day")]
     if dirty:

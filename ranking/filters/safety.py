@@ -1,12 +1,17 @@
-"""Drop videos labelled unsafe: never servable, to anyone."""
+"""Drop videos rated unsafe: never servable, to anyone. The rating is the item's
+`item_rating` as the view gives it, so a moderator's live label counts (see
+`ranking.snapshot.overlay`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ranking.snapshot.items import RATINGS
+
 __all__ = ["NAME", "applies", "drop"]
 
 NAME = "unsafe"
+UNSAFE = RATINGS.index("unsafe")
 
 
 def applies(_policy) -> bool:
@@ -14,4 +19,4 @@ def applies(_policy) -> bool:
 
 
 def drop(snap, _query, _live, rows: np.ndarray) -> np.ndarray:
-    return snap.take("item_unservable", rows)
+    return snap.take("item_rating", rows) == UNSAFE

@@ -1,15 +1,20 @@
-"""Items made after the snapshot was published (same-day generations): an overlay with its
-own owner, never a change to the loaded snapshot.
+"""What changed since the snapshot was published: items made since (same-day generations)
+and moderators' safety labels set since. An overlay with its own owner, never a change to
+the loaded snapshot.
 
-`LiveItems` is immutable: `add` returns a new one, so a request that took the current
-overlay once ranks on exactly that set of items while another thread adds more (the server
+`LiveItems` is immutable: `add` and `relabel` return a new one, so a request that took the
+current overlay once ranks on exactly that state while another thread adds more (the server
 swaps one reference). Its rows continue the snapshot's (`n_base`, `n_base + 1`, ...), so a
 `ServingView` reads the two as one row space. A new item has no engagement history: its
 features are the snapshot's defaults for an item with none, and its creator's features.
+A label overrides the rating (`item_rating`) of whichever row holds that item, the
+snapshot's or the overlay's, including items added after the label; `ServingView.take`
+applies it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -44,6 +49,9 @@ class LiveItems:
     row: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     owners: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     by_creator: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    labels: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # id -> code
+    rated_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    rated_codes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
 
     @classmethod
     def empty(cls, snap, capacity: int | None = None) -> LiveItems:
@@ -106,8 +114,41 @@ class LiveItems:
                                         np.asarray(rows[name], dtype=self.arrays[name].dtype)
                                         .reshape(-1, *self.arrays[name].shape[1:])])
                   for name in PER_ITEM}
-        return replace(self, ids=tuple(ids), creator_ids=tuple(creators),
-                       arrays=MappingProxyType(arrays), row=MappingProxyType(row_of),
-                       owners=MappingProxyType(owners),
-                       by_creator=MappingProxyType({k: tuple(v) for k, v in
-                                                    by_creator.items()}))
+        grown = replace(self, ids=tuple(ids), creator_ids=tuple(creators),
+                        arrays=MappingProxyType(arrays), row=MappingProxyType(row_of),
+                        owners=MappingProxyType(owners),
+                        by_creator=MappingProxyType({k: tuple(v) for k, v in
+                                                     by_creator.items()}))
+        return grown._rated(snap) if self.labels else grown
+
+    def relabel(self, snap, labels: Mapping[object, str]) -> LiveItems:
+        """A new overlay where each item in `labels` (item id -> a label of `RATINGS`) is
+        rated so; the newest label of an item wins. Items neither here nor in the snapshot
+        keep their label for when they are added."""
+        if not labels:
+            return self
+        merged = {**self.labels, **{i: RATINGS.index(label) for i, label in labels.items()}}
+        return replace(self, labels=MappingProxyType(merged))._rated(snap)
+
+    def _rated(self, snap) -> LiveItems:
+        pairs = []
+        for item, code in self.labels.items():
+            row = snap.item_row.get(item, -1)
+            row = row if row >= 0 else self.row.get(item, -1)
+            if row >= 0:
+                pairs.append((row, code))
+        pairs.sort()
+        return replace(self, rated_rows=np.array([r for r, _ in pairs], dtype=np.int64),
+                       rated_codes=np.array([c for _, c in pairs], dtype=np.int8))
+
+    def ratings(self, rows: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """`ratings` (the stored `item_rating` of `rows`) with the labels applied."""
+        if not len(self.rated_rows) or not len(rows):
+            return ratings
+        at = np.minimum(np.searchsorted(self.rated_rows, rows), len(self.rated_rows) - 1)
+        hit = self.rated_rows[at] == rows
+        if not hit.any():
+            return ratings
+        out = np.array(ratings, copy=True)
+        out[hit] = self.rated_codes[at[hit]]
+        return out

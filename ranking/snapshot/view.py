@@ -1,7 +1,8 @@
 """One row space over the loaded snapshot and the items added since (`LiveItems`).
 
 Rows below `n_base` are the snapshot's, rows from `n_base` on the overlay's. Components read
-per-item values through `take(name, rows)` and ids through `item_ids_of` / `row_of`, which
+per-item values through `take(name, rows)` (ratings with moderators' labels since the
+snapshot applied, for both kinds of row) and ids through `item_ids_of` / `row_of`, which
 route each row to its owner; everything else (users, features, graph, indexes) is the
 snapshot's, read through the view as it would be through the snapshot. A `ServingSnapshot`
 answers the same methods for a day with nothing new, so every component takes either.
@@ -38,6 +39,11 @@ class ServingView:
         return self.live.by_creator
 
     def take(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """A per-item array's values at `rows`; `item_rating` with the overlay's labels."""
+        out = self._take(name, rows)
+        return self.live.ratings(np.asarray(rows), out) if name == "item_rating" else out
+
+    def _take(self, name: str, rows: np.ndarray) -> np.ndarray:
         base = getattr(self.snap, name)
         n = self.snap.n_base
         rows = np.asarray(rows)
@@ -69,8 +75,11 @@ class ServingView:
 
 
 def view_of(snap: ServingSnapshot, live: LiveItems | None) -> ServingSnapshot | ServingView:
-    """The snapshot itself when nothing was added since, else the view over both."""
-    return snap if live is None or not len(live) else ServingView(snap, live)
+    """The snapshot itself when nothing was added or labelled since, else the view over
+    both."""
+    if live is None or (not len(live) and not live.labels):
+        return snap
+    return ServingView(snap, live)
 
 
 View = ServingSnapshot | ServingView  # what every ranking component reads

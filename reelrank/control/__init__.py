@@ -13,7 +13,10 @@ and the pipeline share for live state) is read and written here and nowhere else
     inbox          accepted engagement events until they are drained
     queue          generation requests and their leases
     credits        the append-only credit ledger
-    items          finished generations, for same-day serving and the nightly ingest
+    items          finished generations (with their safety rating), for same-day serving
+                   and the nightly ingest
+    labels         moderators' live safety labels, an append-only log polled by seq
+    known          accounts the control store knows (with the snapshot's users: who exists)
     bulk           whole-table copies of the social state, for tools
 
 Each function takes a `Connection` first and raises `reelrank.errors` domain errors

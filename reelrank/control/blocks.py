@@ -9,7 +9,7 @@ from datetime import datetime
 from reelrank.control.connection import Connection, chunks, marks, rows_as_dicts, stamp
 from reelrank.errors import NotFoundError
 
-__all__ = ["block", "blocked_by", "has_blocked", "list_blocks", "unblock"]
+__all__ = ["block", "blocked_by", "blocks_between", "has_blocked", "list_blocks", "unblock"]
 
 
 def block(con: Connection, user: object, blocked: object, *, now: datetime
@@ -38,6 +38,13 @@ def list_blocks(con: Connection, user: object) -> list[dict[str, object]]:
 def has_blocked(con: Connection, user: object, other: object) -> bool:
     return con.execute("SELECT 1 FROM user_blocks WHERE user_id = ? AND blocked_id = ?",
                        [user, other]).fetchone() is not None
+
+
+def blocks_between(con: Connection, a: object, b: object) -> set[tuple[object, object]]:
+    """The blocks between two users, either way: (user, blocked) pairs, in one statement."""
+    return {tuple(r) for r in con.execute(
+        "SELECT user_id, blocked_id FROM user_blocks WHERE (user_id = ? AND blocked_id = ?) "
+        "OR (user_id = ? AND blocked_id = ?)", [a, b, b, a]).fetchall()}
 
 
 def blocked_by(con: Connection, users: Sequence[object]) -> dict[object, set[object]]:

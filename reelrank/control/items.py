@@ -8,7 +8,9 @@ serving at once; the nightly ingest folds them into the warehouse with
 
 Ids: `item_id` is `g-<request_id>` (text), `creator_id` and cameo ids are stored as they came
 (integers stay integers). Paths are relative to the data home. Embeddings are raw float32 bytes
-with the id of the model that made them.
+with the id of the model that made them. Each item keeps the safety rating the worker's
+classifier gave it (`safety_label`, `rated_by`, `safety_categories`; 'unrated' when none did):
+a moderator's later label is `reelrank.control.labels`'s, not a change to this row.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import polars as pl
 from reelrank.control.connection import Connection
 from reelrank.errors import ContractError
 
-__all__ = ["GeneratedBatch", "drain_generated_items", "generated_item_id",
-           "insert_generated_item", "new_generated_items"]
+__all__ = ["GeneratedBatch", "drain_generated_items", "generated_item",
+           "generated_item_id", "insert_generated_item", "new_generated_items"]
 
 _COLUMNS = ("seq", "item_id", "request_id", "creator_id", "created_at", "text",
             "cameo_user_ids", "remix_of", "duration_s", "media_path", "thumbnail_path",
-            "embedding", "embedding_model")
+            "embedding", "embedding_model", "safety_label", "rated_by", "safety_categories")
+# Columns an item may leave out, and what they then hold: nothing has rated it.
+_OPTIONAL = {"safety_label": "unrated", "rated_by": None, "safety_categories": ()}
 
 
 def generated_item_id(request_id: str) -> str:
@@ -37,12 +41,14 @@ def generated_item_id(request_id: str) -> str:
 
 
 def insert_generated_item(con: Connection, item: dict[str, object]) -> int:
-    """Add one item (keys: every column but `seq`; `embedding` a float32 vector or None);
-    returns its seq. Call inside the transaction that completes the request."""
-    row = dict(item)
+    """Add one item (keys: every column but `seq`, the rating ones optional; `embedding` a
+    float32 vector or None); returns its seq. Call inside the transaction that completes
+    the request."""
+    row = {**_OPTIONAL, **item}
     vector = row["embedding"]
     row["embedding"] = None if vector is None else np.asarray(vector, np.float32).tobytes()
     row["cameo_user_ids"] = json.dumps(list(row["cameo_user_ids"]))  # type: ignore[call-overload]
+    row["safety_categories"] = json.dumps(list(row["safety_categories"]))  # type: ignore[call-overload]
     names = _COLUMNS[1:]
     # fetchall, not fetchone: SQLite finishes an INSERT ... RETURNING only once its rows are
     # all read, and a pending statement would keep the transaction from committing.
@@ -62,14 +68,24 @@ def new_generated_items(control: Connection, after_seq: int = 0, limit: int = 10
     rows = control.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM generated_items WHERE seq > ? ORDER BY seq LIMIT ?",
         [after_seq, limit]).fetchall()
-    out = []
-    for values in rows:
-        row = dict(zip(_COLUMNS, values, strict=True))
-        row["cameo_user_ids"] = json.loads(row["cameo_user_ids"])
-        if row["embedding"] is not None:
-            row["embedding"] = np.frombuffer(row["embedding"], dtype=np.float32).copy()
-        out.append(row)
-    return out
+    return [_decoded(values) for values in rows]
+
+
+def _decoded(values: Sequence[object]) -> dict[str, object]:
+    row = dict(zip(_COLUMNS, values, strict=True))
+    row["cameo_user_ids"] = json.loads(row["cameo_user_ids"])  # type: ignore[arg-type]
+    row["safety_categories"] = json.loads(row["safety_categories"])  # type: ignore[arg-type]
+    if row["embedding"] is not None:
+        row["embedding"] = np.frombuffer(row["embedding"], dtype=np.float32).copy()  # type: ignore[call-overload]
+    return row
+
+
+def generated_item(control: Connection, item_id: object) -> dict[str, object] | None:
+    """One generated item by id (as `new_generated_items` shapes it), or None."""
+    row = control.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM generated_items WHERE item_id = ?",
+        [item_id]).fetchone()
+    return None if row is None else _decoded(row)
 
 
 @dataclass(frozen=True)
@@ -92,8 +108,9 @@ def _user_id_type(values: Sequence[object]) -> type[pl.DataType]:
 
 def drain_generated_items(control: Connection, after_seq: int = 0,
                           limit: int = 1_000_000) -> GeneratedBatch:
-    """Items after `after_seq` as an `items` frame for ingestion: safety_label 'unrated'
-    (nothing has rated them yet), topic null, remix_of as text (item ids here are text)."""
+    """Items after `after_seq` as an `items` frame for ingestion: safety_label the rating
+    the worker stored ('unrated' when none; a moderator's later label is folded in by the
+    pipeline, `reelrank.labels`), topic null, remix_of as text (item ids here are text)."""
     rows = new_generated_items(control, after_seq, limit)
     users = [r["creator_id"] for r in rows] + [c for r in rows for c in r["cameo_user_ids"]]
     user_type = _user_id_type(users)
@@ -105,7 +122,7 @@ def drain_generated_items(control: Connection, after_seq: int = 0,
             "text": [r["text"] for r in rows],
             "cameo_user_ids": [r["cameo_user_ids"] for r in rows],
             "duration_s": [r["duration_s"] for r in rows],
-            "safety_label": ["unrated"] * len(rows),
+            "safety_label": [r["safety_label"] for r in rows],
             "remix_of": [None if r["remix_of"] is None else str(r["remix_of"]) for r in rows],
             "topic": [None] * len(rows),
         },

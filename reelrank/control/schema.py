@@ -181,4 +181,30 @@ CONTROL_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX served_history_by_time ON served_history (served_at)",
         ),
     ),
+    Migration(
+        version=6,
+        description="safety ratings: each generation's own, and moderators' live label "
+        "overrides; token subjects by id (accounts the control store knows)",
+        statements=(
+            # What the worker's classifier said, stored with the item (and landed with it).
+            ("ALTER TABLE generated_items ADD COLUMN safety_label TEXT NOT NULL "
+             "DEFAULT 'unrated' CHECK (safety_label IN ('safe', 'sensitive', 'unsafe', "
+             "'unrated'))"),
+            "ALTER TABLE generated_items ADD COLUMN rated_by TEXT",
+            ("ALTER TABLE generated_items ADD COLUMN safety_categories TEXT NOT NULL "
+             "DEFAULT '[]'"),
+            # Append-only: an item's label is its newest row. `seq` orders changes for "new
+            # since" polling (AUTOINCREMENT: never reused, so a poller misses none).
+            """CREATE TABLE item_labels (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                item_id NOT NULL,
+                label TEXT NOT NULL CHECK (label IN ('safe', 'sensitive', 'unsafe')),
+                set_by TEXT,
+                reason TEXT,
+                set_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX item_labels_by_item ON item_labels (item_id, seq)",
+            "CREATE INDEX api_tokens_by_subject ON api_tokens (subject_id)",
+        ),
+    ),
 )
