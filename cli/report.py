@@ -5,7 +5,8 @@ Sections: the run (status, time, rows, serving snapshot); ranker metrics (the se
 ranker's validation NDCG from its meta.json, plus the offline evaluation table when the run
 was asked for one: evaluating trains a second ranker, too slow to do every night); the
 published feeds (users, items per user, source mix, scores); asset checks and step timings,
-read back from the home's Dagster instance, so a report can be rebuilt for any recorded run.
+read back from the home's Dagster instance, so a report can be rebuilt for any recorded run;
+and the latest saved session simulation (`reelrank simulate sessions`), if there is one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cli.html import figure_class as _figure_class
 from cli.html import fmt as _fmt
 from cli.html import histogram as _histogram
 from cli.html import table as _table
+from cli.sessions.section import sessions_section
 from cli.summary import RunSummary
 from pipelines.instance import instance_for
 from reelrank.home import DataHome
@@ -77,7 +79,8 @@ def write_report(home: DataHome, summary: RunSummary, out_path: Path, *,
             _metrics_section(home, evaluation, figure),
             _feeds_section(feeds, summary.success, figure),
             _checks_section(checks),
-            _timings_section(runs, steps, figure)]
+            _timings_section(runs, steps, figure),
+            sessions_section(home, figure)]
     status = "succeeded" if summary.success else "FAILED"
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>reelrank run {_e(summary.run_id[:8])} {status}</title>"
