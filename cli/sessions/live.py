@@ -4,8 +4,10 @@ In-process, the app (`api.app.create_app`) serves a sandbox of the home (`sandbo
 its lifespan through `fastapi.testclient.TestClient`, with a simulated clock set to each
 person's moment, so "today" is the day the snapshot is for and event times agree with it;
 the simulator holds a service token of the sandbox's own. Over HTTP (`url`, with a service
-token) the server keeps its own clock, so events carry the wall-clock time of posting (a
-simulated time ahead of it would be refused as from the future).
+token) the server keeps its own clock, so a page's events are stamped with the wall-clock
+time of posting, in order a microsecond apart (the simulated session runs far ahead of the
+wall clock, and a time ahead of the server's is refused as from the future); `watch_ms`
+still says how long each video was watched.
 
 Only `items[].item_id` and `cursor` (and `remaining_today`) are read from a page, so fields
 a newer API adds (a `request_id`, each item's `position`) pass through harmlessly.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -68,8 +70,18 @@ class ApiFeed:
         if not events:
             return
         self._tick(at)
+        if self.wall_clock:
+            events = _stamped_now(events)
         _ok(self._client.post("/v1/events", json={"events": events}, headers=self._headers),
             f"POST /v1/events ({len(events)} events)")
+
+
+def _stamped_now(events: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The events, in order, ending now, a microsecond apart: a server on its own clock
+    refuses times ahead of it, and a simulated session runs far ahead of the wall clock."""
+    first = datetime.now(UTC) - timedelta(microseconds=len(events))
+    return [{**e, "ts": (first + timedelta(microseconds=n)).isoformat()}
+            for n, e in enumerate(events)]
 
 
 def _ok(response: httpx.Response, what: str) -> dict:

@@ -8,6 +8,7 @@ so the in-process app's clock only moves forward within a session and mostly acr
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -62,9 +63,13 @@ def _snapshot(home: DataHome) -> tuple[str, date]:
 
 
 def _play_all(feed: Feed, persons: Sequence[Person], world: TruthWorld,
-              config: SessionConfig, say: Say) -> list[SessionResult]:
+              config: SessionConfig, say: Say, *, shared_server: bool = False
+              ) -> list[SessionResult]:
     results = []
-    prefix = f"sim{config.seed}{feed.mode[0]}"
+    # Event ids repeat from run to run of a seed: harmless on a fresh sandbox, but a server
+    # that outlives the run would take a second run's events as duplicates and drop them.
+    prefix = f"sim{config.seed}{feed.mode[0]}" + (f"-{uuid.uuid4().hex[:8]}"
+                                                  if shared_server else "")
     for n, person in enumerate(persons, start=1):
         results.append(play(person, feed, world, config, prefix))
         if n % 50 == 0 or n == len(persons):
@@ -91,6 +96,9 @@ def simulate_sessions(home: DataHome, config: SessionConfig, *,
     say(f"{len(persons) - new} returning and {new} new users of {truth.directory.name} "
         f"play up to {config.pages} pages of {config.page_size} on {today} "
         f"(snapshot {snapshot})")
+    if today != truth.end:
+        say(f"note: the snapshot is as of {today}, the world's log ends the day before "
+            f"{truth.end}: today's users are played against a snapshot of another moment")
     if new < config.new_users:
         say(f"only {new} world users have no history; {config.new_users} new users asked for")
     setup = {"seed": config.seed, "users": len(persons) - new, "new_users": new,
@@ -101,7 +109,8 @@ def simulate_sessions(home: DataHome, config: SessionConfig, *,
     for mode in modes:
         if mode == "live":
             with live_feed(home, persons[0].start, url=url, token=token) as feed:
-                results = _play_all(feed, persons, truth, config, say)
+                results = _play_all(feed, persons, truth, config, say,
+                                    shared_server=url is not None)
             extra = {"transport": url or "in-process (sandbox of the home)"}
         else:
             feed = StaticFeed(home)

@@ -24,10 +24,15 @@ def _pages(blocks: Mapping[str, Mapping]) -> list[str]:
     pages = len(next(iter(blocks.values()))["engaged_rate_by_page"])
     head = "  page" + "".join(f"{f'{label} {mode}':>16}" for _k, label in _PAGE_COLUMNS
                               for mode in modes)
+    reached = max((p + 1 for p in range(pages)
+                   if any(blocks[m]["impressions_by_page"][p] for m in modes)), default=0)
     lines = [head]
-    for p in range(pages):
+    for p in range(reached):
         lines.append(f"  {p + 1:>4}" + "".join(_cell(blocks[m][key][p], 16)
                                                for key, _l in _PAGE_COLUMNS for m in modes))
+    if reached < pages:
+        lines.append(f"  (pages {reached + 1}-{pages}: nobody got that far)"
+                     if reached + 1 < pages else f"  (page {pages}: nobody got that far)")
     return lines
 
 
