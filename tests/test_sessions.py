@@ -28,6 +28,7 @@ from cli.sessions.static import StaticFeed
 from cli.sessions.truth import TruthWorld, find_world
 from reelrank.contracts import EVENT_TYPES as CONTRACT_EVENT_TYPES
 from reelrank.home import DataHome
+from reelrank.simulate import world_relevance
 
 REELRANK = str(Path(sys.executable).parent / "reelrank")
 PAGES = 3
@@ -184,6 +185,9 @@ def test_choices_follow_the_truth_model(world: TruthWorld) -> None:
                for u in range(0, len(world.user_ids), 12)]
     frame = impressions_frame(results, world).filter(~pl.col("repeat"))
     assert frame.height > 4_000
+    oracle = world_relevance(world.directory, frame.select("user_id", "item_id"))
+    np.testing.assert_allclose(frame["oracle"].to_numpy(),        # the world's own oracle
+                               oracle["expected_relevance"].to_numpy(), rtol=1e-9)
     grade = (pl.when(pl.col("share") | pl.col("remix")).then(4)
              .when(pl.col("like") | pl.col("comment")).then(3)
              .when(pl.col("complete")).then(2).when(~pl.col("skip")).then(1).otherwise(0))
