@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelrank", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sim = sub.add_parser("simulate", help="write a synthetic world's input files")
+    sim = sub.add_parser(
+        "simulate", help="write a synthetic world's input files (or, with `simulate "
+        "sessions`, play its users against the engine)",
+        epilog="`reelrank simulate sessions --help`: the closed-loop session simulator")
     sim.add_argument("--out", required=True, type=Path, help="directory to write")
     sim.add_argument("--users", type=_positive, default=3_000)
     sim.add_argument("--days", type=_positive, default=14)
@@ -325,6 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from generation.cli import worker_main
 
         return worker_main(argv[1:])
+    if argv[:2] == ["simulate", "sessions"]:
+        # A sub-verb with options of its own; `simulate --out DIR ...` is unchanged.
+        from cli.sessions.command import sessions_main
+
+        return sessions_main(argv[2:])
     args = _parser().parse_args(argv)
     if getattr(args, "home", None) is not None:
         os.environ["REELRANK_HOME"] = str(Path(args.home).resolve())

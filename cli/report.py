@@ -5,17 +5,15 @@ Sections: the run (status, time, rows, serving snapshot); ranker metrics (the se
 ranker's validation NDCG from its meta.json, plus the offline evaluation table when the run
 was asked for one: evaluating trains a second ranker, too slow to do every night); the
 published feeds (users, items per user, source mix, scores); asset checks and step timings,
-read back from the home's Dagster instance, so a report can be rebuilt for any recorded run.
+read back from the home's Dagster instance, so a report can be rebuilt for any recorded run;
+and the latest saved session simulation (`reelrank simulate sessions`), if there is one.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from cli.html import bars as _bars
+from cli.html import escape as _e
+from cli.html import figure_class as _figure_class
+from cli.html import fmt as _fmt
+from cli.html import histogram as _histogram
+from cli.html import table as _table
+from cli.sessions.section import sessions_section
 from cli.summary import RunSummary
 from pipelines.instance import instance_for
 from reelrank.home import DataHome
@@ -74,7 +79,8 @@ def write_report(home: DataHome, summary: RunSummary, out_path: Path, *,
             _metrics_section(home, evaluation, figure),
             _feeds_section(feeds, summary.success, figure),
             _checks_section(checks),
-            _timings_section(runs, steps, figure)]
+            _timings_section(runs, steps, figure),
+            sessions_section(home, figure)]
     status = "succeeded" if summary.success else "FAILED"
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>reelrank run {_e(summary.run_id[:8])} {status}</title>"
@@ -249,75 +255,3 @@ def _timings_section(runs: list[_Run], steps: list[_Step], figure) -> str:
                       [(s.job, s.step, s.status, f"{s.seconds:.2f}") for s in steps],
                       table_id="steps-table"))
     return "".join(out) + "</section>"
-
-
-# --- HTML and plots -----------------------------------------------------------------------
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else (f"{value:,.0f}" if value.is_integer()
-                                             and abs(value) >= 1 else f"{value:.4f}")
-    return "" if value is None else str(value)
-
-
-def _table(columns: Sequence[str], rows: Iterable[Sequence[str]], *,
-           show_header: bool = True, table_id: str | None = None,
-           raw_columns: frozenset[int] = frozenset()) -> str:
-    """Cells are escaped, except those in `raw_columns` (markup this module made)."""
-    ident = f' id="{_e(table_id)}"' if table_id else ""
-    head = ("<tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"
-            if show_header else "")
-    body = "".join("<tr>" + "".join(_cell(cell, n in raw_columns) for n, cell in enumerate(row))
-                   + "</tr>" for row in rows)
-    return f"<table{ident}>{head}{body}</table>"
-
-
-def _cell(text: str, raw: bool) -> str:
-    numeric = text.replace(",", "").replace("%", "").replace(".", "", 1).lstrip("-").isdigit()
-    opening = '<td class="n">' if numeric else "<td>"
-    return f"{opening}{text if raw else _e(text)}</td>"
-
-
-def _figure_class():  # -> type[matplotlib.figure.Figure] | None
-    """Plots are optional: without matplotlib the report keeps every table."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    return Figure
-
-
-def _embed(fig, caption: str) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
-
-
-def _bars(figure, values: Mapping[str, float], caption: str, axis: str, *,
-          horizontal: bool = False) -> str:
-    labels, heights = list(values), [float(v) for v in values.values()]
-    fig = figure(figsize=(7, max(2.5, 0.3 * len(labels)) if horizontal else 3))
-    ax = fig.subplots()
-    if horizontal:
-        ax.barh(labels[::-1], heights[::-1], color="#4477aa")
-        ax.set_xlabel(axis)
-    else:
-        ax.bar(labels, heights, color="#4477aa")
-        ax.set_ylabel(axis)
-        ax.tick_params(axis="x", labelrotation=30)
-    return _embed(fig, caption)
-
-
-def _histogram(figure, values, caption: str, axis: str) -> str:
-    fig = figure(figsize=(7, 3))
-    ax = fig.subplots()
-    ax.hist(values, bins=40, color="#4477aa")
-    ax.set_xlabel(axis)
-    ax.set_ylabel("feed rows")
-    return _embed(fig, caption)

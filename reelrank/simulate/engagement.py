@@ -21,7 +21,8 @@ from .population import Population
 from .sessions import Audience, Sessions, draw_sessions
 from .truth import TruthModel, sigmoid, utility
 
-__all__ = ["EVENT_TYPES", "DayLog", "LogState", "LogWorld", "initial_state", "simulate_day"]
+__all__ = ["EVENT_TYPES", "DayLog", "LogState", "LogWorld", "draw_outcomes", "initial_state",
+           "simulate_day"]
 
 EVENT_TYPES = ("impression", "skip", "complete", "like", "comment", "share", "remix",
                "follow", "not_interested", "report")
@@ -82,25 +83,27 @@ def initial_state(world: LogWorld, start_us: int) -> LogState:
     )
 
 
-def _outcomes(rng: np.random.Generator, world: LogWorld, user: np.ndarray, item: np.ndarray,
-              follow_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Watched microseconds and a (types x impressions) action matrix from the truth model."""
-    people, cat, model = world.people, world.catalog, world.model
-    creator = cat.creator[item]
-    follows = contains(follow_keys, user * people.size + creator)
-    same = people.country[user] == people.country[creator]
-    u = utility(model, people.interests[user, cat.topic[item]], cat.quality[item], follows, same)
-    z = u + rng.logistic(0.0, model.noise_scale, user.size)
+def draw_outcomes(rng: np.random.Generator, model: TruthModel, *, interest: np.ndarray,
+                  quality: np.ndarray, follows: np.ndarray, same_country: np.ndarray,
+                  duration_s: np.ndarray, safety: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Watched microseconds and a (types x impressions) action matrix, in `EVENT_TYPES` row
+    order, drawn from the truth model for impressions with these inputs: the user's interest
+    in the item's topic, its quality, whether the user follows its creator, whether they
+    share a home country, its duration and its safety label index. The log generator and the
+    session simulator (`cli/sessions`) both draw what people do from here."""
+    u = utility(model, interest, quality, follows, same_country)
+    n = u.size
+    z = u + rng.logistic(0.0, model.noise_scale, n)
     fraction = sigmoid(model.watch_slope * z)
-    watch_s = fraction * cat.duration_s[item].astype(np.float64)
+    watch_s = fraction * duration_s.astype(np.float64)
     skip = watch_s < model.skip_watch_s
     engaged = ~skip
-    n = user.size
 
     def fires(p: np.ndarray) -> np.ndarray:
         return rng.random(n) < p
 
-    report_rate = np.asarray(model.report_rate)[cat.safety[item]]
+    report_rate = np.asarray(model.report_rate)[safety]
     acts = np.stack([  # rows in EVENT_TYPES order
         np.ones(n, dtype=bool), skip, fraction >= model.complete_fraction,
         engaged & fires(model.like.prob(z)), engaged & fires(model.comment.prob(z)),
@@ -111,6 +114,18 @@ def _outcomes(rng: np.random.Generator, world: LogWorld, user: np.ndarray, item:
     ])
     watch_us = np.floor(watch_s * 1000).astype(np.int64) * 1000
     return watch_us, acts
+
+
+def _outcomes(rng: np.random.Generator, world: LogWorld, user: np.ndarray, item: np.ndarray,
+              follow_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`draw_outcomes` for (user, item) impressions of the world's own people and catalog."""
+    people, cat = world.people, world.catalog
+    creator = cat.creator[item]
+    return draw_outcomes(
+        rng, world.model, interest=people.interests[user, cat.topic[item]],
+        quality=cat.quality[item], follows=contains(follow_keys, user * people.size + creator),
+        same_country=people.country[user] == people.country[creator],
+        duration_s=cat.duration_s[item], safety=cat.safety[item])
 
 
 def _timeline(rng: np.random.Generator, sessions: Sessions, sess: np.ndarray,

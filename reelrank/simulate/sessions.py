@@ -11,7 +11,7 @@ from .config import WorldConfig
 from .geo import COUNTRIES, draw_ips
 from .population import ADULT_AGE, Guardians, Population
 
-__all__ = ["Audience", "Sessions", "build_audience", "draw_sessions"]
+__all__ = ["Audience", "Sessions", "build_audience", "draw_sessions", "session_sizes"]
 
 _SESSION_SHAPE = 2.0  # gamma-Poisson session lengths: heavy-tailed, mean set per user
 _ACTIVITY_EXPONENT = 0.6
@@ -82,6 +82,16 @@ def _session_ips(rng: np.random.Generator, people: Population, user: np.ndarray,
                              people.home_ip[user]))
 
 
+def session_sizes(rng: np.random.Generator, activity: np.ndarray, config: WorldConfig
+                  ) -> np.ndarray:
+    """Impressions each session wants (before any scroll limit), from each user's activity:
+    gamma-Poisson, heavy-tailed, the mean growing with activity, capped at `session_max`.
+    The log generator and the session simulator (`cli/sessions`) both draw them here."""
+    mean = 1 + (config.session_mean - 1) * activity ** _ACTIVITY_EXPONENT / _ACTIVITY_SCALE
+    size = 1 + rng.poisson(rng.gamma(_SESSION_SHAPE, (mean - 1) / _SESSION_SHAPE))
+    return np.minimum(size, config.session_max)
+
+
 def draw_sessions(seed: int, day: int, day_start_us: int, people: Population,
                   audience: Audience, config: WorldConfig) -> Sessions:
     """Active users of one day with a session start around their local evening."""
@@ -91,9 +101,7 @@ def draw_sessions(seed: int, day: int, day_start_us: int, people: Population,
     exists = people.created_us < day_end_us - 300 * US_PER_S
     active = exists & (rng.random(people.size) < 1 - np.exp(-config.return_rate * activity))
     user = np.flatnonzero(active)
-    mean = 1 + (config.session_mean - 1) * activity[user] ** _ACTIVITY_EXPONENT / _ACTIVITY_SCALE
-    size = 1 + rng.poisson(rng.gamma(_SESSION_SHAPE, (mean - 1) / _SESSION_SHAPE))
-    size = np.minimum(size, config.session_max)
+    size = session_sizes(rng, activity[user], config)
     offset_h = np.array([c.utc_offset_h for c in COUNTRIES])[people.country[user]]
     local_h = rng.normal(config.peak_local_hour, config.hour_spread, user.size)
     utc_s = ((local_h - offset_h) % 24.0) * 3600.0

@@ -1,0 +1,83 @@
+"""HTML and plot helpers of the reports (`cli.report`, the sessions section): escaped
+tables, and matplotlib figures embedded as base64 PNG, so a report is one file that fetches
+nothing. Plots are optional: without matplotlib, `figure_class()` is None and callers keep
+their tables."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["bars", "embed", "escape", "figure_class", "fmt", "histogram", "table"]
+
+def escape(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else (f"{value:,.0f}" if value.is_integer()
+                                             and abs(value) >= 1 else f"{value:.4f}")
+    return "" if value is None else str(value)
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *,
+          show_header: bool = True, table_id: str | None = None,
+          raw_columns: frozenset[int] = frozenset()) -> str:
+    """Cells are escaped, except those in `raw_columns` (markup this module made)."""
+    ident = f' id="{escape(table_id)}"' if table_id else ""
+    head = ("<tr>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>"
+            if show_header else "")
+    body = "".join("<tr>" + "".join(_cell(cell, n in raw_columns) for n, cell in enumerate(row))
+                   + "</tr>" for row in rows)
+    return f"<table{ident}>{head}{body}</table>"
+
+
+def _cell(text: str, raw: bool) -> str:
+    numeric = text.replace(",", "").replace("%", "").replace(".", "", 1).lstrip("-").isdigit()
+    opening = '<td class="n">' if numeric else "<td>"
+    return f"{opening}{text if raw else escape(text)}</td>"
+
+
+def figure_class():  # -> type[matplotlib.figure.Figure] | None
+    """Plots are optional: without matplotlib the report keeps every table."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    return Figure
+
+
+def embed(fig, caption: str) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+def bars(figure, values: Mapping[str, float], caption: str, axis: str, *,
+         horizontal: bool = False) -> str:
+    labels, heights = list(values), [float(v) for v in values.values()]
+    fig = figure(figsize=(7, max(2.5, 0.3 * len(labels)) if horizontal else 3))
+    ax = fig.subplots()
+    if horizontal:
+        ax.barh(labels[::-1], heights[::-1], color="#4477aa")
+        ax.set_xlabel(axis)
+    else:
+        ax.bar(labels, heights, color="#4477aa")
+        ax.set_ylabel(axis)
+        ax.tick_params(axis="x", labelrotation=30)
+    return embed(fig, caption)
+
+
+def histogram(figure, values, caption: str, axis: str) -> str:
+    fig = figure(figsize=(7, 3))
+    ax = fig.subplots()
+    ax.hist(values, bins=40, color="#4477aa")
+    ax.set_xlabel(axis)
+    ax.set_ylabel("feed rows")
+    return embed(fig, caption)
