@@ -25,6 +25,15 @@ def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
     personal an explanation it gives. `view`: what the page was ranked on (an engine
     means its snapshot)."""
     names = source.split(",")
+    if "session" in names and query.session.liked and query.policy.personalized:
+        snap = view.snap if isinstance(view, Engine) else view
+        liked = np.array([r for r, _w in query.session.liked], dtype=np.int64)
+        row = snap.row_of(item_id)
+        liked = liked[snap.take("has_vector", liked)]
+        if row >= 0 and len(liked):
+            vector = snap.take("item_vectors", np.array([row]))[0]
+            closest = liked[int(np.argmax(snap.take("item_vectors", liked) @ vector))]
+            return f"because you liked {snap.item_ids_of([closest])[0]} just now"
     if "similar" in names and query.row >= 0 and query.policy.personalized:
         snap = view.snap if isinstance(view, Engine) else view
         seen = snap.seen.values[snap.seen.of(query.row)]

@@ -23,7 +23,7 @@ from ranking.live import LiveState, UserPolicy
 from ranking.pipeline import FEED, Pipeline
 from ranking.policy import servable
 from ranking.ranker import TrainedRanker
-from ranking.session import EMPTY, Session
+from ranking.session import EMPTY, Session, shifted_vector
 from ranking.snapshot.overlay import LiveItems
 from ranking.snapshot.reader import ServingSnapshot
 from ranking.snapshot.view import View, view_of
@@ -77,13 +77,24 @@ class Engine:
                 log.warning("serving the ranker with LightGBM itself: %s", exc)
         return cls(snap, settings, ranker, predict)
 
-    def query(self, user_id: object, policy: UserPolicy, session: Session = EMPTY
-              ) -> UserQuery:
+    def query(self, user_id: object, policy: UserPolicy, session: Session = EMPTY,
+              view: View | None = None) -> UserQuery:
+        """Who, under which policy, with which taste vector: the snapshot's, moved toward
+        what the session says the user just liked (rows of `view`)."""
         snap = self.snap
         row = snap.user_row.get(user_id, -1)
         vector = snap.user_vectors.get(row) if policy.personalized else None
         if vector is not None and snap.user_vector_from_chat[row] and not policy.chat_history:
             vector = None  # built from chat interests, and the user has since opted out
+        if policy.personalized and session.liked:
+            view = snap if view is None else view
+            rows = np.array([r for r, _w in session.liked], dtype=np.int64)
+            has = view.take("has_vector", rows)
+            weights = np.array([w for _r, w in session.liked])[has]
+            liked = view.take("item_vectors", rows[has])
+            liked = liked / np.linalg.norm(liked, axis=1, keepdims=True) if len(liked) else liked
+            vector = shifted_vector(vector, liked, weights, self.settings.session_pull_per_like,
+                                    self.settings.session_pull_max)
         return UserQuery(user_id, row, policy, vector, session)
 
     def scoring(self, view: View) -> Scoring:
@@ -98,7 +109,7 @@ class Engine:
         run exactly this)."""
         view = view_of(self.snap, items)
         sessions = sessions or {}
-        queries = [self.query(u, live.policy(u), sessions.get(u, EMPTY)) for u in users]
+        queries = [self.query(u, live.policy(u), sessions.get(u, EMPTY), view) for u in users]
         pools, removed, failed = self.candidates(queries, live, view)
         ctx = self.scoring(view)
         scores = self.score(ctx, queries, pools)

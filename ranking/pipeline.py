@@ -1,13 +1,16 @@
 """The feed, as one definition that reads top to bottom.
 
     query hydration   the live policy decides which signals may be used (`Engine.query`)
-    sources           similar, collaborative, graph, trending, fresh: candidates, merged;
-                      the whole catalog as backfill when they leave a user short of a page
+    sources           similar, session (more like what was just liked), collaborative,
+                      graph, trending, fresh: candidates, merged; the whole catalog as
+                      backfill when they leave a user short of a page
     filters           cheapest first, each removal counted under its name (the policy):
-                      unsafe, reported, seen before the snapshot, served recently, engaged
-                      since the snapshot, blocked creators, cameo consent
+                      unsafe, not rated safe (children), reported, seen before the
+                      snapshot, served recently, engaged since, creators marked not
+                      interested, blocked creators, cameo consent
     scorers           popularity for all; then exactly one `score`: unpersonalized,
-                      collaborative, the ranker, or the fallback before any ranker exists
+                      collaborative, the ranker, or the fallback before any ranker exists;
+                      then topics the user just turned away from sink
     selector          caps, MMR diversity, exploration slots: the page
 
 Each component is one module in a folder named for its kind, with one signature per kind
@@ -20,11 +23,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from ranking.filters import blocked, consent, engaged, hidden, rating, safety, seen, served
+from ranking.filters import (
+    blocked,
+    consent,
+    engaged,
+    hidden,
+    muted,
+    rating,
+    safety,
+    seen,
+    served,
+)
 from ranking.scorers import collaborative as collaborative_score
-from ranking.scorers import fallback, popularity, ranker, unpersonalized
+from ranking.scorers import fallback, popularity, ranker, session, unpersonalized
 from ranking.selectors import feed
 from ranking.sources import ann, catalog, collaborative, fresh, graph, trending
+from ranking.sources import session as session_source
 
 __all__ = ["FEED", "Pipeline"]
 
@@ -51,9 +65,9 @@ class Pipeline:
 
 
 FEED = Pipeline(
-    sources=(ann, collaborative, graph, trending, fresh, catalog),
-    filters=(safety, rating, hidden, seen, served, engaged, blocked, consent),
-    scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback),
+    sources=(ann, session_source, collaborative, graph, trending, fresh, catalog),
+    filters=(safety, rating, hidden, seen, served, engaged, muted, blocked, consent),
+    scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback, session),
     selector=feed,
     exploration=fresh,
 )

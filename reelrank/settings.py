@@ -236,6 +236,30 @@ class Settings(BaseSettings):
     scroll_depth_max: int = Field(
         default=2_000, ge=0, le=100_000, description="for a user whose session excludes many "
         "items, sources propose up to this many more candidates than candidates_per_source")
+    # In-session reaction: the next request reflects what the person just did.
+    session_pull_per_like: float = Field(
+        default=0.15, ge=0, le=1, description="how far one like (weight 1) moves the taste "
+        "vector toward the liked item")
+    session_pull_max: float = Field(default=0.6, ge=0, le=1,
+                                    description="the most the session may move it")
+    session_weight_like: float = Field(default=1.0, ge=0, le=10)
+    session_weight_complete: float = Field(default=0.5, ge=0, le=10)
+    session_weight_share: float = Field(default=1.5, ge=0, le=10)
+    session_boost: float = Field(
+        default=1.0, ge=0, le=10, description="candidates like what was just liked rise by up "
+        "to this share of the page's score range (by cosine similarity)")
+    session_liked_max: int = Field(default=5, ge=0, le=100,
+                                   description="recent likes the session source searches from")
+    session_similar_k: int = Field(default=50, ge=1, le=5_000,
+                                   description="candidates the session source proposes per like")
+    not_interested_hours: float = Field(
+        default=24.0, ge=0, le=24 * 90, description="how long a 'not interested' keeps its "
+        "creator out of the feed and demotes its topic")
+    skip_run: int = Field(default=3, ge=2, le=100,
+                          description="this many skips in a row on one topic demote it")
+    report_hide_threshold: int = Field(
+        default=3, ge=1, le=10_000, description="an item this many distinct people reported "
+        "is hidden from everyone until a moderator labels it")
     cursor_max_age_hours: float = Field(
         default=24.0, gt=0, le=24 * 30, description="a feed cursor older than this is refused")
     api_spare_items: int = Field(
