@@ -1,0 +1,143 @@
+"""Feed quality on real logs: ranking/models' pipeline against textbook peers.
+
+    .venv/bin/python bench/quality_compare.py [--data ../shared/data/movielens-100k]
+        [--splits per_user,global,no_order] [--smoke] [--scale]
+
+Three logs cut from MovieLens-100k (binary relevance, top 10 of items the user has not rated
+in training, averaged over evaluated users):
+- per_user: the protocol of bench/movielens_compare.py: each user's ratings sorted by time
+  (ties by item id, as there), the last 20% (at least 1) held out;
+- global: the whole log sorted by time, the last 20% held out; evaluated users and items must
+  appear in training, and a test pair the user already has in training is dropped;
+- no_order: every timestamp set equal, each user's held-out 20% drawn at random (seeded), so
+  order carries nothing and the pipeline must switch its sequence model off.
+
+Peers are tuned on the test split itself (generous to them); the pipeline sees the training
+part only and chooses everything on a validation split carved from it.
+`--scale` instead times the pipeline's training on a synthetic log of MovieLens-1M's shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ranking.models.als import AlsParams, fit_als  # noqa: E402
+from ranking.models.bpr import BprParams, fit_bpr  # noqa: E402
+from ranking.models.ease import EaseParams, fit_ease  # noqa: E402
+from ranking.models.interactions import Interactions, code_interactions  # noqa: E402
+from ranking.models.itemknn import ItemKnnParams, fit_itemknn  # noqa: E402
+from ranking.models.popularity import PopularityParams, fit_popularity  # noqa: E402
+from ranking.models.tuning import evaluate, truth_matrix  # noqa: E402
+
+K = 10
+
+
+def load_ratings(data: Path) -> pl.DataFrame:
+    return pl.read_csv(data / "u.data", separator="\t", has_header=False,
+                       new_columns=["user_id", "item_id", "rating", "ts"])
+
+
+def split_per_user(ratings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ranked = ratings.sort(["user_id", "ts", "item_id"]).with_columns(
+        pl.int_range(pl.len()).over("user_id").alias("i"), pl.len().over("user_id").alias("n"))
+    held = (pl.col("n") * 0.2).floor().clip(lower_bound=1)
+    test = ranked.filter(pl.col("i") >= pl.col("n") - held).drop("i", "n")
+    train = ranked.filter(pl.col("i") < pl.col("n") - held).drop("i", "n")
+    return train, test
+
+
+def split_global(ratings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ranked = ratings.sort(["ts", "user_id", "item_id"]).with_row_index("i")
+    cut = int(round(0.8 * ranked.height))
+    return ranked.filter(pl.col("i") < cut).drop("i"), ranked.filter(pl.col("i") >= cut).drop("i")
+
+
+def split_no_order(ratings: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rng = np.random.default_rng(seed)
+    shuffled = ratings.with_columns(pl.lit(0).alias("ts"),
+                                    pl.Series("r", rng.permutation(ratings.height)))
+    ranked = shuffled.sort(["user_id", "r"]).with_columns(
+        pl.int_range(pl.len()).over("user_id").alias("i"), pl.len().over("user_id").alias("n"))
+    held = (pl.col("n") * 0.2).floor().clip(lower_bound=1)
+    test = ranked.filter(pl.col("i") >= pl.col("n") - held).drop("i", "n", "r")
+    train = ranked.filter(pl.col("i") < pl.col("n") - held).drop("i", "n", "r")
+    return train, test
+
+
+def code_like(log: Interactions, frame: pl.DataFrame) -> Interactions:
+    """`frame` coded with `log`'s ids; rows of unknown users or items dropped."""
+    u = frame["user_id"].to_numpy()
+    i = frame["item_id"].to_numpy()
+    uc = np.clip(np.searchsorted(log.user_ids, u), 0, log.n_users - 1)
+    ic = np.clip(np.searchsorted(log.item_ids, i), 0, log.n_items - 1)
+    ok = (log.user_ids[uc] == u) & (log.item_ids[ic] == i)
+    return Interactions(log.user_ids, log.item_ids, uc[ok].astype(np.int32),
+                        ic[ok].astype(np.int32), frame["ts"].cast(pl.Float64).to_numpy()[ok])
+
+
+def peers(log: Interactions, truth, users, seed: int, smoke: bool) -> dict[str, dict]:
+    """Each peer with its best setting on the test split (generous to the peers)."""
+    def best(name, fit_fn, grid):
+        rows = []
+        for params in grid:
+            top, _ = fit_fn(log, params, seed).top(users, 50)
+            rows.append((evaluate(top, truth, users), params))
+        m, params = max(rows, key=lambda r: r[0]["ndcg@10"])
+        print(f"  {name}: best {params} ndcg@10 {m['ndcg@10']:.4f}", file=sys.stderr)
+        return {**m, "setting": str(params)}
+
+    small = smoke
+    out = {"most_popular": best("most_popular", fit_popularity, [PopularityParams(1.0)])}
+    out["ease"] = best("ease", fit_ease, [EaseParams(s) for s in
+                                          ((1.0,) if small else (0.5, 1, 2, 4, 8, 16))])
+    out["implicit_als"] = best("als", fit_als, [
+        AlsParams(factors=f, regularization=r, alpha=a, iterations=15)
+        for f in ((16,) if small else (32, 64, 128)) for r in ((0.05,) if small else (0.01, 0.1, 1.0))
+        for a in ((1.0,) if small else (1.0, 5.0))])
+    out["implicit_bpr"] = best("bpr", fit_bpr, [
+        BprParams(factors=f, learning_rate=lr, iterations=it)
+        for f in ((16,) if small else (64, 128)) for lr in ((0.01,) if small else (0.01, 0.05))
+        for it in ((20,) if small else (100, 300))])
+    out["itemknn_k50"] = best("itemknn", fit_itemknn, [ItemKnnParams(k=50)])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/movielens-100k"))
+    parser.add_argument("--splits", default="per_user,global,no_order")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="a tiny slice, in seconds")
+    parser.add_argument("--peers-only", action="store_true")
+    args = parser.parse_args()
+    ratings = load_ratings(args.data)
+    if args.smoke:
+        keep = ratings["user_id"].unique().sort().head(60)
+        ratings = ratings.filter(pl.col("user_id").is_in(keep.implode()))
+    results = {}
+    for name in args.splits.split(","):
+        train, test = {"per_user": lambda: split_per_user(ratings),
+                       "global": lambda: split_global(ratings),
+                       "no_order": lambda: split_no_order(ratings, args.seed)}[name]()
+        log = code_interactions(train.select("user_id", "item_id", "ts"), seed=args.seed)
+        truth = truth_matrix(log, code_like(log, test))
+        users = np.flatnonzero(np.diff(truth.indptr) > 0)
+        print(f"[{name}] train {train.height} rows, test {test.height}, evaluated users "
+              f"{len(users)}", file=sys.stderr)
+        t0 = time.perf_counter()
+        results[name] = peers(log, truth, users, args.seed, args.smoke)
+        print(f"  peers {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""EASE (Steck, WWW 2019): closed-form item-item weights B = I - P diag(1/diag(P)),
+P = (X^T X + lambda I)^-1, zero diagonal; a user's scores are x_u B.
+
+Float32 throughout, the inverse by Cholesky in place (LAPACK potrf/potri). Memory model,
+measured by `bench/quality_compare.py --scale`: peak ~ 3 * items^2 * 4 bytes (the Gram matrix
+inverted in place, its symmetrised copy, the weights), so `MAX_ITEMS` = 20,000 items is ~4.8 GB
+peak, inside the 8 GB nightly budget with room for the rest of the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from scipy.linalg import lapack
+
+from ranking.models._base import BlockScorer, bounded
+from ranking.models._io import load_arrays, pack_csr, save_arrays, unpack_csr
+from ranking.models.interactions import Interactions
+
+__all__ = ["MAX_ITEMS", "EaseModel", "EaseParams", "fit_ease"]
+
+MAX_ITEMS = 20_000
+
+
+@dataclass(frozen=True)
+class EaseParams:
+    """`lam_scale`: lambda as a multiple of the mean diagonal of X^T X (the mean item count),
+    so one grid fits logs of any density."""
+
+    lam_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        bounded(self, "lam_scale", 1e-4, 1e3)
+
+
+@dataclass(frozen=True, eq=False)
+class EaseModel(BlockScorer):
+    weights: np.ndarray  # float32 (items, items)
+    seen: sparse.csr_matrix
+    params: EaseParams
+    kind = "ease"
+
+    def score_block(self, users: np.ndarray) -> np.ndarray:
+        return np.asarray(self.seen[users] @ self.weights, dtype=np.float32)
+
+    def save(self, directory: Path) -> Path:
+        return save_arrays(directory, self.kind, {"weights": self.weights,
+                                                  **pack_csr("seen", self.seen)},
+                           {"lam_scale": self.params.lam_scale})
+
+    @classmethod
+    def load(cls, directory: Path) -> EaseModel:
+        arrays, meta = load_arrays(directory, cls.kind)
+        return cls(arrays["weights"], unpack_csr("seen", arrays), EaseParams(**meta))
+
+
+def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
+    """B from a float32 Gram matrix (consumed: inverted in place)."""
+    gram[np.diag_indices_from(gram)] += np.float32(lam)
+    chol, info = lapack.spotrf(gram, lower=True, overwrite_a=True, clean=False)
+    if info != 0:
+        raise ValueError(f"X^T X + {lam:g} I is not positive definite (potrf info {info})")
+    inv, info = lapack.spotri(chol, lower=True, overwrite_c=True)
+    if info != 0:
+        raise ValueError(f"inverse failed (potri info {info})")
+    inv = np.tril(inv) + np.tril(inv, -1).T  # potri fills the lower triangle only
+    diag = np.diag(inv).copy()
+    inv /= -diag[None, :]
+    np.fill_diagonal(inv, 0.0)
+    return inv
+
+
+def fit_ease(interactions: Interactions, params: EaseParams, seed: int = 0) -> EaseModel:
+    """EASE on the binary matrix; `seed` is unused (closed form) and kept for the signature."""
+    del seed
+    if interactions.n_items > MAX_ITEMS:
+        raise ValueError(f"EASE is bounded to {MAX_ITEMS} items (memory), got "
+                         f"{interactions.n_items}")
+    x = interactions.matrix
+    gram = np.asarray((x.T @ x).toarray(), dtype=np.float32)
+    lam = params.lam_scale * max(float(np.mean(np.diag(gram))), 1.0)
+    return EaseModel(ease_weights(gram, lam), x, params)
