@@ -35,6 +35,7 @@ from ranking.models.bpr import BprParams, fit_bpr  # noqa: E402
 from ranking.models.ease import EaseParams, fit_ease  # noqa: E402
 from ranking.models.interactions import Interactions, code_interactions  # noqa: E402
 from ranking.models.itemknn import ItemKnnParams, fit_itemknn  # noqa: E402
+from ranking.models.pipeline import PipelineParams, fit_pipeline  # noqa: E402
 from ranking.models.popularity import PopularityParams, fit_popularity  # noqa: E402
 from ranking.models.tuning import evaluate, truth_matrix  # noqa: E402
 
@@ -118,6 +119,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--smoke", action="store_true", help="a tiny slice, in seconds")
     parser.add_argument("--peers-only", action="store_true")
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--no-sequence", action="store_true")
     args = parser.parse_args()
     ratings = load_ratings(args.data)
     if args.smoke:
@@ -134,8 +137,19 @@ def main() -> None:
         print(f"[{name}] train {train.height} rows, test {test.height}, evaluated users "
               f"{len(users)}", file=sys.stderr)
         t0 = time.perf_counter()
-        results[name] = peers(log, truth, users, args.seed, args.smoke)
+        results[name] = {} if args.no_peers else peers(log, truth, users, args.seed, args.smoke)
         print(f"  peers {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        if args.peers_only:
+            continue
+        t0 = time.perf_counter()
+        params = PipelineParams(protocol="global" if name == "global" else "per_user",
+                                use_sequence=not args.no_sequence)
+        pipe = fit_pipeline(log, params, seed=args.seed)
+        top = pipe.recommend(users, 50)
+        results[name]["pipeline"] = {**evaluate(top, truth, users), "setting": pipe.chosen}
+        print(json.dumps(pipe.report, indent=1, default=str), file=sys.stderr)
+        print(f"  pipeline {time.perf_counter() - t0:.0f}s: {results[name]['pipeline']}",
+              file=sys.stderr)
     print(json.dumps(results, indent=2))
 
 

@@ -1,0 +1,150 @@
+"""The second stage: candidates pooled from every source, each source's score and rank as
+features beside clock-relative popularity, age and user activity, ranked by LightGBM
+LambdaMART and gated on validation.
+
+Training examples come from a carve of the training log (`tuning.carve`): sources fit on the
+part before the cut produce the candidates and features, the held-out part gives the labels, so
+a feature never sees its label. The gate trains on one half of the validation users and
+compares, on the other half, against the best single source: the learned ranker is used only
+where it wins there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from ranking.models._base import BlockScorer, bounded
+from ranking.models.popularity import TimeIndex
+
+__all__ = ["Candidates", "Stage2Params", "features", "fit_ranker", "pool", "rank_candidates"]
+
+_WINDOWS = (0.002, 0.01, 0.05)  # shares of the log's events around the reference time
+
+
+@dataclass(frozen=True)
+class Stage2Params:
+    per_source: int = 100
+    num_leaves: int = 15
+    learning_rate: float = 0.05
+    min_data_in_leaf: int = 100
+    max_rounds: int = 400
+    early_stopping: int = 40
+    feature_fraction: float = 0.8
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        bounded(self, "per_source", 1, 5000, integer=True)
+        bounded(self, "num_leaves", 2, 1024, integer=True)
+        bounded(self, "learning_rate", 1e-4, 1.0)
+        bounded(self, "min_data_in_leaf", 1, 100_000, integer=True)
+        bounded(self, "max_rounds", 1, 10_000, integer=True)
+        bounded(self, "early_stopping", 1, 10_000, integer=True)
+        bounded(self, "feature_fraction", 0.05, 1.0)
+        bounded(self, "threads", 1, 256, integer=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """Pairs sorted by user; `ranks[name]` is each pair's rank in that source (1 = best),
+    `per_source + 1` where the source did not propose it."""
+
+    users: np.ndarray  # int64
+    items: np.ndarray  # int64
+    ranks: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def group_sizes(self) -> np.ndarray:
+        _, counts = np.unique(self.users, return_counts=True)
+        return counts
+
+
+def pool(sources: Mapping[str, BlockScorer], users: np.ndarray, per_source: int,
+         n_items: int) -> Candidates:
+    """The union of every source's top `per_source` unseen items for each user."""
+    users = np.asarray(users, dtype=np.int64)
+    keyed = {}
+    for name, model in sources.items():
+        top, _ = model.top(users, per_source)
+        keys = (np.repeat(users, top.shape[1]) * n_items + top.ravel()).astype(np.int64)
+        keyed[name] = (keys, np.tile(np.arange(1, top.shape[1] + 1), len(users)))
+    keys = np.unique(np.concatenate([k for k, _ in keyed.values()]))
+    ranks = {}
+    for name, (k, r) in keyed.items():
+        order = np.argsort(k)
+        k, r = k[order], r[order]
+        at = np.clip(np.searchsorted(k, keys), 0, len(k) - 1)
+        ranks[name] = np.where(k[at] == keys, r[at], per_source + 1).astype(np.float32)
+    return Candidates(keys // n_items, keys % n_items, ranks)
+
+
+def features(cands: Candidates, sources: Mapping[str, BlockScorer], index: TimeIndex,
+             seen: sparse.csr_matrix, ref: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """float32 (pairs, features) and the feature names. `index` and `seen` are the log the
+    sources were fit on; `ref` is each user's reference time."""
+    cols, names = [], []
+    for name, model in sources.items():
+        cols += [model.score(cands.users, cands.items), cands.ranks[name]]
+        names += [f"{name}_score", f"{name}_rank"]
+    n = max(len(index), 1)
+    r = ref[cands.users]
+    all_time = np.bincount(index.items_by_time, minlength=index.n_items).astype(np.float32)
+    cols.append(np.log1p(all_time[cands.items]))
+    names.append("pop_all")
+    for share in _WINDOWS:
+        for forward in (False, True):
+            lo, hi = index.window(r, share, forward)
+            cols.append(np.log1p(index.counts(cands.items, lo, hi)))
+            names.append(f"pop_{'next' if forward else 'last'}_{share:g}")
+    pos_ref = index.position(r)
+    first = index.first_ts[cands.items]
+    last = index.last_ts[cands.items]
+    cols += [(pos_ref - index.position(first)) / n, (pos_ref - index.position(last)) / n]
+    names += ["item_age", "item_since_last"]
+    history = np.diff(seen.indptr).astype(np.float32)
+    log_pop = np.log1p(all_time)
+    user_pop = np.asarray(seen @ log_pop).ravel() / np.maximum(history, 1)
+    cols += [np.log1p(history[cands.users]), user_pop[cands.users],
+             log_pop[cands.items] - user_pop[cands.users],
+             (index.position(np.full(1, index.ts_sorted[-1] if n else 0.0))[0]
+              - pos_ref) / n]
+    names += ["user_history", "user_mean_pop", "item_pop_vs_user", "user_idle"]
+    return np.column_stack(cols).astype(np.float32), names
+
+
+def fit_ranker(x: np.ndarray, y: np.ndarray, groups: np.ndarray, params: Stage2Params,
+               seed: int, valid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+               rounds: int | None = None):
+    """LambdaMART (LightGBM lambdarank) over per-user groups; with `valid` it stops early,
+    else it runs `rounds` (default `max_rounds`)."""
+    import lightgbm as lgb
+
+    config = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10],
+              "num_leaves": params.num_leaves, "learning_rate": params.learning_rate,
+              "min_data_in_leaf": params.min_data_in_leaf,
+              "feature_fraction": params.feature_fraction, "num_threads": params.threads,
+              "seed": seed, "deterministic": True, "force_row_wise": True, "verbose": -1}
+    train = lgb.Dataset(x, y, group=groups)
+    if valid is None:
+        return lgb.train(config, train, num_boost_round=rounds or params.max_rounds)
+    vx, vy, vg = valid
+    return lgb.train(config, train, num_boost_round=params.max_rounds,
+                     valid_sets=[lgb.Dataset(vx, vy, group=vg, reference=train)],
+                     callbacks=[lgb.early_stopping(params.early_stopping, verbose=False)])
+
+
+def rank_candidates(cands: Candidates, scores: np.ndarray, k: int) -> np.ndarray:
+    """int64 (users, k) of each user's k best candidates by score (-1 where fewer)."""
+    order = np.lexsort((cands.items, -scores, cands.users))
+    users, items = cands.users[order], cands.items[order]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    sizes = np.diff(np.r_[starts, len(users)])
+    out = np.full((len(starts), k), -1, dtype=np.int64)
+    for row, (s, m) in enumerate(zip(starts, sizes)):
+        out[row, :min(m, k)] = items[s:s + min(m, k)]
+    return out
