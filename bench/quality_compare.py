@@ -30,14 +30,14 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ranking.models.als import AlsParams, fit_als  # noqa: E402
-from ranking.models.bpr import BprParams, fit_bpr  # noqa: E402
-from ranking.models.ease import EaseParams, fit_ease  # noqa: E402
-from ranking.models.interactions import Interactions, code_interactions  # noqa: E402
-from ranking.models.itemknn import ItemKnnParams, fit_itemknn  # noqa: E402
-from ranking.models.pipeline import PipelineParams, fit_pipeline  # noqa: E402
-from ranking.models.popularity import PopularityParams, fit_popularity  # noqa: E402
-from ranking.models.tuning import evaluate, truth_matrix  # noqa: E402
+from ranking.models.als import AlsParams, fit_als
+from ranking.models.bpr import BprParams, fit_bpr
+from ranking.models.ease import EaseParams, fit_ease
+from ranking.models.interactions import Interactions, code_interactions
+from ranking.models.itemknn import ItemKnnParams, fit_itemknn
+from ranking.models.pipeline import PipelineParams, fit_pipeline
+from ranking.models.popularity import PopularityParams, fit_popularity
+from ranking.models.tuning import evaluate, truth_matrix
 
 K = 10
 
@@ -58,7 +58,7 @@ def split_per_user(ratings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def split_global(ratings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     ranked = ratings.sort(["ts", "user_id", "item_id"]).with_row_index("i")
-    cut = int(round(0.8 * ranked.height))
+    cut = round(0.8 * ranked.height)
     return ranked.filter(pl.col("i") < cut).drop("i"), ranked.filter(pl.col("i") >= cut).drop("i")
 
 

@@ -23,7 +23,7 @@ from ranking.models.ease import MAX_ITEMS, EaseParams, fit_ease
 from ranking.models.interactions import Interactions
 from ranking.models.itemknn import ItemKnnParams, fit_itemknn
 from ranking.models.order import OrderParams, OrderReport, detect_order
-from ranking.models.popularity import PopularityParams, TimeIndex, fit_popularity
+from ranking.models.popularity import PopularityParams, fit_popularity
 from ranking.models.sequence import SequenceParams, fit_sequence
 from ranking.models.stage2 import Stage2Params, features, fit_ranker, pool, rank_candidates
 from ranking.models.tuning import PROTOCOLS, Protocol, Split, carve, evaluate, grid_search
@@ -38,15 +38,15 @@ class PipelineParams:
     ease_scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
     als_factors: tuple[int, ...] = (32, 64, 128)
     als_regs: tuple[float, ...] = (0.1, 1.0)
-    bpr: BprParams = BprParams()
+    bpr: BprParams = field(default_factory=BprParams)
     knn_ks: tuple[int, ...] = (50, 200)
     half_lives: tuple[float, ...] = (2.0, 5.0, 20.0)
     trend_shares: tuple[float, ...] = (0.005, 0.02, 0.1)
     cooc_windows: tuple[int, ...] = (10, 30)
-    sequence: SequenceParams = SequenceParams()
+    sequence: SequenceParams = field(default_factory=SequenceParams)
     use_sequence: bool = True  # still only where `detect_order` finds order
-    stage2: Stage2Params = Stage2Params()
-    order: OrderParams = OrderParams()
+    stage2: Stage2Params = field(default_factory=Stage2Params)
+    order: OrderParams = field(default_factory=OrderParams)
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -75,7 +75,7 @@ class Pipeline:
         if self.ranker is None:
             return self.sources[self.chosen].top(users, k)[0].astype(np.int64)
         cands = pool(self.sources, users, self.params.stage2.per_source, self.log.n_items)
-        x, _ = features(cands, self.sources, TimeIndex.of(self.log), self.log.matrix, self.ref)
+        x, _ = features(cands, self.sources, self.log, self.ref)
         return rank_candidates(cands, self.ranker.predict(x), k)
 
 
@@ -101,7 +101,7 @@ def _stage2_gate(split: Split, sources: dict[str, BlockScorer], params: Pipeline
     """(booster trained on every validation user, or None) and the gate's numbers."""
     p = params.stage2
     cands = pool(sources, split.users, p.per_source, split.fit.n_items)
-    x, names = features(cands, sources, TimeIndex.of(split.fit), split.fit.matrix, split.ref)
+    x, names = features(cands, sources, split.fit, split.ref)
     y = _labels(split.truth, cands.users, cands.items)
     report["stage2_rows"], report["features"] = len(y), names
     report["candidate_recall"] = float(y.sum() / split.truth[split.users].sum())

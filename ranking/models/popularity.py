@@ -54,7 +54,7 @@ class TimeIndex:
         """(lo, hi) timestamps of the `share` of events just before ref (inclusive), or just
         after it (exclusive of ref) when `forward`."""
         n = len(self)
-        width = max(int(round(share * n)), 1)
+        width = max(round(share * n), 1)
         pos = self.position(ref)
         if forward:
             hi = self.ts_sorted[np.clip(pos + width - 1, 0, n - 1)]

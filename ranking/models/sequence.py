@@ -71,10 +71,10 @@ class SasRec(nn.Module):
         super().__init__()
         self.items = nn.Embedding(n_items + 1, p.dim, padding_idx=0)
         self.positions = nn.Embedding(p.max_len, p.dim)
-        # Dropout on the input embeddings only: inside the layers it cost a quarter of each
-        # training step on CPU (random draws) for no measured gain.
-        layer = nn.TransformerEncoderLayer(p.dim, p.heads, dim_feedforward=p.dim, dropout=0.0,
-                                           batch_first=True, norm_first=True)
+        # Dropout inside the layers costs a quarter of each CPU training step (random draws),
+        # but without it validation NDCG@10 on MovieLens-100k fell from 0.17 to 0.09.
+        layer = nn.TransformerEncoderLayer(p.dim, p.heads, dim_feedforward=p.dim,
+                                           dropout=p.dropout, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, p.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(p.dim)
         self.drop = nn.Dropout(p.dropout)

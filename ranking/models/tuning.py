@@ -51,7 +51,7 @@ def held_mask(log: Interactions, protocol: Protocol, share: float, seed: int) ->
     tie = np.random.default_rng(seed).permutation(len(log))
     order = np.lexsort((tie, log.ts))
     mask = np.zeros(len(log), dtype=bool)
-    mask[order[len(log) - max(int(round(share * len(log))), 1):]] = True
+    mask[order[len(log) - max(round(share * len(log)), 1):]] = True
     return mask
 
 
@@ -96,10 +96,11 @@ def evaluate(top: np.ndarray, truth: sparse.csr_matrix, users: np.ndarray,
     if (n_rel == 0).any():
         raise ValueError("every evaluated user needs at least one relevant item")
     kmax = max(max(ks), 10)
-    top = top[:, :kmax]
-    hit = np.zeros(top.shape, dtype=bool)
+    hit = np.zeros((len(users), kmax), dtype=bool)  # a shorter list counts as misses
+    width = min(top.shape[1], kmax)
     for row in range(len(users)):
-        hit[row] = np.isin(top[row], rel.indices[rel.indptr[row]:rel.indptr[row + 1]])
+        hit[row, :width] = np.isin(top[row, :width],
+                                   rel.indices[rel.indptr[row]:rel.indptr[row + 1]])
     disc = 1.0 / np.log2(np.arange(2, kmax + 2))
     dcg = (hit[:, :10] * disc[:10]).sum(axis=1)
     idcg = np.cumsum(disc[:10])[np.minimum(n_rel, 10) - 1]
