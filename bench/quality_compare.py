@@ -112,6 +112,81 @@ def peers(log: Interactions, truth, users, seed: int, smoke: bool) -> dict[str, 
     return out
 
 
+def synthetic_log(n_users: int, n_items: int, n_rows: int, seed: int) -> pl.DataFrame:
+    """A log of MovieLens-1M's shape: Zipf item popularity, 30 taste clusters, lognormal user
+    activity (at least 20 each), and histories in phases of ~20 items that mostly stay in the
+    previous phase's cluster, so order carries signal as it does in real logs."""
+    rng = np.random.default_rng(seed)
+    pop = 1.0 / np.arange(1, n_items + 1) ** 0.9
+    cluster = rng.integers(0, 30, n_items)
+    members = [np.flatnonzero(cluster == c) for c in range(30)]
+    sizes = rng.lognormal(0.0, 0.9, n_users)
+    scale = n_rows / sizes.sum()
+    for _ in range(50):  # the floor of 20 and the cap at half the catalog move the total
+        got = np.clip(np.round(sizes * scale), 20, n_items // 2)
+        scale *= n_rows / got.sum()
+    sizes = np.clip(np.round(sizes * scale), 20, n_items // 2).astype(int)
+    users, items, stamps = [], [], []
+    start = rng.uniform(0, 3 * 365 * 86400, n_users)
+    for u in range(n_users):
+        taken: dict[int, None] = {}
+        c = int(rng.integers(30))
+        while len(taken) < sizes[u]:
+            if rng.random() < 0.3:
+                c = int(rng.integers(30))
+            pool_ = members[c] if rng.random() < 0.7 else np.arange(n_items)
+            w = pop[pool_] / pop[pool_].sum()
+            taken.update(dict.fromkeys(
+                rng.choice(pool_, size=min(20, len(pool_)), replace=False, p=w).tolist()))
+        seq = list(taken)[:sizes[u]]
+        users.append(np.full(len(seq), u))
+        items.append(np.asarray(seq))
+        stamps.append(start[u] + np.cumsum(rng.exponential(600.0, len(seq))))
+    return pl.DataFrame({"user_id": np.concatenate(users), "item_id": np.concatenate(items),
+                         "ts": np.concatenate(stamps).astype(np.int64)})
+
+
+def measure_scale(seed: int) -> dict:
+    """EASE's memory model, then the whole pipeline on a MovieLens-1M-shaped log: wall time and
+    the process's peak resident memory."""
+    import resource
+    import tracemalloc
+
+    from ranking.models.interactions import code_interactions as code
+
+    out = {"ease_peak_bytes": {}}
+    for n in (1000, 2000, 4000):
+        rng = np.random.default_rng(seed)
+        frame = pl.DataFrame({"user_id": rng.integers(0, 5000, 200_000),
+                              "item_id": rng.integers(0, n, 200_000), "ts": np.zeros(200_000)})
+        log = code(frame)
+        _ = log.matrix
+        tracemalloc.start()
+        fit_ease(log, EaseParams())
+        out["ease_peak_bytes"][n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    per_item2 = max(b / n**2 for n, b in out["ease_peak_bytes"].items())
+    out["ease_bytes_per_item2"] = per_item2
+    out["ease_items_in_8gb"] = int((8 * 2**30 / per_item2) ** 0.5)
+    t0 = time.perf_counter()
+    frame = synthetic_log(6040, 3706, 1_000_000, seed)
+    out["synth_s"] = round(time.perf_counter() - t0, 1)
+    out["rows"] = frame.height
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    t0 = time.perf_counter()
+    log = code_interactions(frame, seed=seed)
+    pipe = fit_pipeline(log, PipelineParams(protocol="global"), seed=seed)
+    out["fit_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    pipe.recommend(np.arange(log.n_users), 10)
+    out["recommend_all_users_s"] = round(time.perf_counter() - t0, 1)
+    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["rss_before_fit_bytes"] = base_rss
+    out["report"] = {k: pipe.report[k] for k in ("order", "chosen", "timings_s", "gate")
+                     if k in pipe.report}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/movielens-100k"))
@@ -121,7 +196,12 @@ def main() -> None:
     parser.add_argument("--peers-only", action="store_true")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--no-sequence", action="store_true")
+    parser.add_argument("--scale", action="store_true",
+                        help="time and memory of training at MovieLens-1M size (synthetic)")
     args = parser.parse_args()
+    if args.scale:
+        print(json.dumps(measure_scale(args.seed), indent=2, default=str))
+        return
     ratings = load_ratings(args.data)
     if args.smoke:
         keep = ratings["user_id"].unique().sort().head(60)

@@ -4,9 +4,9 @@ LambdaMART and gated on validation.
 
 Training examples come from a carve of the training log (`tuning.carve`): sources fit on the
 part before the cut produce the candidates and features, the held-out part gives the labels, so
-a feature never sees its label. The gate trains on one half of the validation users and
-compares, on the other half, against the best single source: the learned ranker is used only
-where it wins there.
+a feature never sees its label. The gate (in `pipeline`) cross-fits two halves of the
+validation users and compares against the best single source on the same users: the learned
+ranker is used only where it wins there.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ class Stage2Params:
     num_leaves: int = 7
     learning_rate: float = 0.02
     min_data_in_leaf: int = 200
-    max_rounds: int = 600
-    early_stopping: int = 60
+    max_rounds: int = 800  # the gate also tries 1/8, 1/4 and 1/2 of it
     feature_fraction: float = 0.8
     threads: int = 2
 
@@ -44,7 +43,6 @@ class Stage2Params:
         bounded(self, "learning_rate", 1e-4, 1.0)
         bounded(self, "min_data_in_leaf", 1, 100_000, integer=True)
         bounded(self, "max_rounds", 1, 10_000, integer=True)
-        bounded(self, "early_stopping", 1, 10_000, integer=True)
         bounded(self, "feature_fraction", 0.05, 1.0)
         bounded(self, "threads", 1, 256, integer=True)
 
@@ -138,24 +136,20 @@ def features(cands: Candidates, sources: Mapping[str, BlockScorer], log: Interac
 
 
 def fit_ranker(x: np.ndarray, y: np.ndarray, groups: np.ndarray, params: Stage2Params,
-               seed: int, valid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-               rounds: int | None = None):
-    """LambdaMART (LightGBM lambdarank) over per-user groups; with `valid` it stops early,
-    else it runs `rounds` (default `max_rounds`)."""
+               seed: int, rounds: int | None = None):
+    """LambdaMART (LightGBM lambdarank) over per-user groups (rows sorted by user, `groups`
+    their sizes), `rounds` boosting rounds (default `max_rounds`); deterministic for a seed."""
     import lightgbm as lgb
 
-    config = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10],
-              "num_leaves": params.num_leaves, "learning_rate": params.learning_rate,
-              "min_data_in_leaf": params.min_data_in_leaf,
+    if len(x) != len(y) or int(np.sum(groups)) != len(y):
+        raise ValueError(f"{len(x)} feature rows, {len(y)} labels and groups summing to "
+                         f"{int(np.sum(groups))} must agree")
+    config = {"objective": "lambdarank", "num_leaves": params.num_leaves,
+              "learning_rate": params.learning_rate, "min_data_in_leaf": params.min_data_in_leaf,
               "feature_fraction": params.feature_fraction, "num_threads": params.threads,
               "seed": seed, "deterministic": True, "force_row_wise": True, "verbose": -1}
-    train = lgb.Dataset(x, y, group=groups)
-    if valid is None:
-        return lgb.train(config, train, num_boost_round=rounds or params.max_rounds)
-    vx, vy, vg = valid
-    return lgb.train(config, train, num_boost_round=params.max_rounds,
-                     valid_sets=[lgb.Dataset(vx, vy, group=vg, reference=train)],
-                     callbacks=[lgb.early_stopping(params.early_stopping, verbose=False)])
+    return lgb.train(config, lgb.Dataset(x, y, group=groups),
+                     num_boost_round=rounds or params.max_rounds)
 
 
 def rank_candidates(cands: Candidates, scores: np.ndarray, k: int) -> np.ndarray:

@@ -59,7 +59,7 @@ def test_test_rows_never_reach_model_selection(monkeypatch):
     params = pipeline_module.PipelineParams(
         protocol="per_user", ease_scales=(1.0,), als_factors=(4,), als_regs=(0.1,),
         knn_ks=(10,), half_lives=(2.0,), trend_shares=(0.1,), cooc_windows=(3,),
-        use_sequence=False, stage2=Stage2Params(max_rounds=20, early_stopping=5))
+        use_sequence=False, stage2=Stage2Params(max_rounds=20))
     pipeline_module.fit_pipeline(log, params, seed=0)
     assert seen_truth
     train_pairs = set(zip(train["user_id"].to_list(), train["item_id"].to_list()))
