@@ -100,12 +100,20 @@ def _stage2_gate(split: Split, sources: dict[str, BlockScorer], params: Pipeline
                  seed: int, report: dict):
     """(booster trained on every validation user, or None) and the gate's numbers."""
     p = params.stage2
-    cands = pool(sources, split.users, p.per_source, split.fit.n_items)
+    users = split.users
+    # Bound the second stage's training set: rows grow as users x sources x per_source (at
+    # most; the pool is a union); past the cap a seeded sample of users is kept.
+    per_user = p.per_source * len(sources)
+    if len(users) * per_user > p.max_train_rows:
+        keep = max(p.max_train_rows // per_user, 20)
+        users = np.sort(np.random.default_rng(seed).choice(users, keep, replace=False))
+        report["stage2_users_sampled"] = int(keep)
+    cands = pool(sources, users, p.per_source, split.fit.n_items)
     x, names = features(cands, sources, split.fit, split.ref)
     y = _labels(split.truth, cands.users, cands.items)
     report["stage2_rows"], report["features"] = len(y), names
-    report["candidate_recall"] = float(y.sum() / split.truth[split.users].sum())
-    shuffled = np.random.default_rng(seed).permutation(split.users)
+    report["candidate_recall"] = float(y.sum() / split.truth[users].sum())
+    shuffled = np.random.default_rng(seed).permutation(users)
     folds = [np.sort(shuffled[::2]), np.sort(shuffled[1::2])]
 
     def rows(us):
@@ -141,7 +149,7 @@ def _stage2_gate(split: Split, sources: dict[str, BlockScorer], params: Pipeline
                       "best_single_ndcg": singles[best]}
     if by_rounds[rounds] <= singles[best]:
         return None
-    ax, ay, ag, _ = rows(split.users)
+    ax, ay, ag, _ = rows(users)
     return fit_ranker(ax, ay, ag, p, seed, rounds=rounds)
 
 
@@ -186,8 +194,11 @@ def fit_pipeline(log: Interactions, params: PipelineParams = PipelineParams(), s
                 return _base.with_half_life(log_, p.half_life)
             tune("ease_recent", ease_recent,
                  [EaseParams(chosen["ease"].lam_scale, h) for h in params.half_lives])
-        tune("cooc", fit_cooc, [CoocParams(window=w, half_life=h) for w in params.cooc_windows
-                                for h in params.half_lives])
+        # The co-occurrence counts depend on the window only: the half-life is the one
+        # recency-weighted kNN chose, so each window is counted once.
+        half_life = chosen["itemknn_recent"].half_life
+        tune("cooc", fit_cooc, [CoocParams(window=w, half_life=half_life)
+                                for w in params.cooc_windows])
     if order.has_order and params.use_sequence:
         seq = fit_sequence(split.fit, params.sequence, seed, validation=(split.truth, split.users))
         val_sources["sequence"] = seq

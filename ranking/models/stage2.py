@@ -36,6 +36,7 @@ class Stage2Params:
     max_rounds: int = 800  # the gate also tries 1/8, 1/4 and 1/2 of it
     feature_fraction: float = 0.8
     threads: int = 2
+    max_train_rows: int = 2_000_000  # ~40 features x 4 bytes: 320 MB of training matrix
 
     def __post_init__(self) -> None:
         bounded(self, "per_source", 1, 5000, integer=True)
@@ -45,6 +46,7 @@ class Stage2Params:
         bounded(self, "max_rounds", 1, 10_000, integer=True)
         bounded(self, "feature_fraction", 0.05, 1.0)
         bounded(self, "threads", 1, 256, integer=True)
+        bounded(self, "max_train_rows", 1000, 10**9, integer=True)
 
 
 @dataclass(frozen=True, eq=False)
