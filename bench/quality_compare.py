@@ -37,6 +37,8 @@ from ranking.models.interactions import Interactions, code_interactions
 from ranking.models.itemknn import ItemKnnParams, fit_itemknn
 from ranking.models.pipeline import PipelineParams, fit_pipeline
 from ranking.models.popularity import PopularityParams, fit_popularity
+from ranking.models.sequence import SequenceParams
+from ranking.models.stage2 import Stage2Params
 from ranking.models.tuning import evaluate, truth_matrix
 
 K = 10
@@ -114,8 +116,9 @@ def peers(log: Interactions, truth, users, seed: int, smoke: bool) -> dict[str, 
 
 def synthetic_log(n_users: int, n_items: int, n_rows: int, seed: int) -> pl.DataFrame:
     """A log of MovieLens-1M's shape: Zipf item popularity, 30 taste clusters, lognormal user
-    activity (at least 20 each), and histories in phases of ~20 items that mostly stay in the
-    previous phase's cluster, so order carries signal as it does in real logs."""
+    activity (at least 20 each), and histories in phases (sessions) of ~20 items that mostly stay in
+    the previous phase's cluster, so order carries signal as it does in real logs; sessions
+    spread over a user's lifetime, so a global time cut finds returning users."""
     rng = np.random.default_rng(seed)
     pop = 1.0 / np.arange(1, n_items + 1) ** 0.9
     cluster = rng.integers(0, 30, n_items)
@@ -128,6 +131,7 @@ def synthetic_log(n_users: int, n_items: int, n_rows: int, seed: int) -> pl.Data
     sizes = np.clip(np.round(sizes * scale), 20, n_items // 2).astype(int)
     users, items, stamps = [], [], []
     start = rng.uniform(0, 3 * 365 * 86400, n_users)
+    lifetime = rng.exponential(120 * 86400, n_users)  # users come back over months
     for u in range(n_users):
         taken: dict[int, None] = {}
         c = int(rng.integers(30))
@@ -141,7 +145,10 @@ def synthetic_log(n_users: int, n_items: int, n_rows: int, seed: int) -> pl.Data
         seq = list(taken)[:sizes[u]]
         users.append(np.full(len(seq), u))
         items.append(np.asarray(seq))
-        stamps.append(start[u] + np.cumsum(rng.exponential(600.0, len(seq))))
+        # one session per phase of 20, sessions spread over the user's lifetime, in order
+        sessions = np.sort(rng.uniform(0, lifetime[u], len(seq) // 20 + 1))
+        within = np.cumsum(rng.exponential(60.0, len(seq)))
+        stamps.append(start[u] + sessions[np.arange(len(seq)) // 20] + within)
     return pl.DataFrame({"user_id": np.concatenate(users), "item_id": np.concatenate(items),
                          "ts": np.concatenate(stamps).astype(np.int64)})
 
@@ -222,8 +229,16 @@ def main() -> None:
         if args.peers_only:
             continue
         t0 = time.perf_counter()
-        params = PipelineParams(protocol="global" if name == "global" else "per_user",
-                                use_sequence=not args.no_sequence)
+        protocol = "global" if name == "global" else "per_user"
+        if args.smoke:
+            params = PipelineParams(
+                protocol=protocol, ease_scales=(1.0,), als_factors=(16,), als_regs=(0.1,),
+                knn_ks=(50,), half_lives=(5.0,), trend_shares=(0.05,), cooc_windows=(10,),
+                use_sequence=not args.no_sequence,
+                sequence=SequenceParams(max_len=20, dim=16, layers=1, epochs=2),
+                stage2=Stage2Params(max_rounds=40))
+        else:
+            params = PipelineParams(protocol=protocol, use_sequence=not args.no_sequence)
         pipe = fit_pipeline(log, params, seed=args.seed)
         top = pipe.recommend(users, 50)
         results[name]["pipeline"] = {**evaluate(top, truth, users), "setting": pipe.chosen}
@@ -231,6 +246,17 @@ def main() -> None:
         print(f"  pipeline {time.perf_counter() - t0:.0f}s: {results[name]['pipeline']}",
               file=sys.stderr)
     print(json.dumps(results, indent=2))
+    print("\n| log | model | NDCG@10 | Recall@10 | Recall@50 | setting |\n"
+          "| --- | --- | --- | --- | --- | --- |")
+    for name, table in results.items():
+        for model, m in table.items():
+            print(f"| {name} | {model} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} | "
+                  f"{m['recall@50']:.4f} | {m['setting']} |")
+        peers_ = {k: v for k, v in table.items() if k != "pipeline"}
+        if peers_ and "pipeline" in table:
+            best = max(peers_, key=lambda k: peers_[k]["ndcg@10"])
+            print(f"| {name} | pipeline / best peer ({best}) | "
+                  f"{table['pipeline']['ndcg@10'] / peers_[best]['ndcg@10']:.3f}x | | | |")
 
 
 if __name__ == "__main__":

@@ -45,12 +45,16 @@ class PipelineParams:
     cooc_windows: tuple[int, ...] = (10, 30)
     sequence: SequenceParams = field(default_factory=SequenceParams)
     use_sequence: bool = True  # still only where `detect_order` finds order
+    min_validation_users: int = 50  # fewer and the choices below are noise
     stage2: Stage2Params = field(default_factory=Stage2Params)
     order: OrderParams = field(default_factory=OrderParams)
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if type(self.min_validation_users) is not int or self.min_validation_users < 2:
+            raise ValueError(f"min_validation_users must be an int >= 2, got "
+                             f"{self.min_validation_users!r}")
         if not 0.0 < self.val_share < 1.0:
             raise ValueError(f"val_share must be in (0, 1), got {self.val_share!r}")
         for name in ("ease_scales", "als_factors", "als_regs", "knn_ks", "half_lives",
@@ -165,6 +169,12 @@ def fit_pipeline(log: Interactions, params: PipelineParams = PipelineParams(), s
     report["order"] = order.__dict__
     lap("order")
     split = carve(log, params.protocol, params.val_share, seed)
+    report["carve"] = params.protocol
+    if len(split.users) < params.min_validation_users and params.protocol == "global":
+        # A log whose users rarely come back leaves a global cut with almost nobody to ask;
+        # each user's own last share still measures what the models know.
+        split = carve(log, "per_user", params.val_share, seed)
+        report["carve"] = "per_user (the global cut left too few users)"
     report["validation_users"] = len(split.users)
     chosen, val_sources, fitters, table = {}, {}, {}, {}
 
@@ -207,7 +217,9 @@ def fit_pipeline(log: Interactions, params: PipelineParams = PipelineParams(), s
                              "recall@50": m["recall@50"]}
         lap("sequence")
     report["validation"] = table
-    ranker = _stage2_gate(split, val_sources, params, seed, report)
+    ranker = None
+    if len(split.users) >= params.min_validation_users:
+        ranker = _stage2_gate(split, val_sources, params, seed, report)
     lap("stage2")
     ref = query_ref(log, params.protocol)
     sources = {}
