@@ -4,9 +4,11 @@ user's row is weighted by recency, 2^(-steps back / half_life), before it meets 
 are learnt on the binary matrix either way): an order-aware variant for logs with order.
 
 Float32 throughout, the inverse by Cholesky in place (LAPACK potrf/potri). Memory model,
-measured by `bench/quality_compare.py --scale`: peak ~ 3 * items^2 * 4 bytes (the Gram matrix
-inverted in place, its symmetrised copy, the weights), so `MAX_ITEMS` = 20,000 items is ~4.8 GB
-peak, inside the 8 GB nightly budget with room for the rest of the pipeline.
+measured by `bench/quality_compare.py --scale` (tracemalloc peak of `fit_ease` at 1,000, 2,000
+and 4,000 items): 13.0 bytes per items^2, i.e. ~3.3 float32 items x items matrices alive at
+once (the Gram matrix inverted in place, the triangle copies that symmetrise it, the weights).
+So 8 GB holds 25,600 items; `MAX_ITEMS` = 20,000 (5.2 GB peak) leaves the rest of the nightly
+pipeline ~3 GB. Larger catalogs skip EASE and keep the other sources.
 """
 
 from __future__ import annotations

@@ -12,19 +12,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
 from ranking.models._base import BlockScorer
+from ranking.models._factors import FactorModel
+from ranking.models._io import load_arrays, save_arrays
 from ranking.models.als import AlsParams, fit_als
 from ranking.models.bpr import BprParams, fit_bpr
-from ranking.models.cooc import CoocParams, fit_cooc
-from ranking.models.ease import MAX_ITEMS, EaseParams, fit_ease
+from ranking.models.cooc import CoocModel, CoocParams, fit_cooc
+from ranking.models.ease import MAX_ITEMS, EaseModel, EaseParams, fit_ease
 from ranking.models.interactions import Interactions
-from ranking.models.itemknn import ItemKnnParams, fit_itemknn
-from ranking.models.order import OrderParams, OrderReport, detect_order
-from ranking.models.popularity import PopularityParams, fit_popularity
-from ranking.models.sequence import SequenceParams, fit_sequence
+from ranking.models.itemknn import ItemKnnModel, ItemKnnParams, fit_itemknn
+from ranking.models.order import OrderParams, detect_order
+from ranking.models.popularity import PopularityModel, PopularityParams, fit_popularity
+from ranking.models.sequence import SequenceModel, SequenceParams, fit_sequence
 from ranking.models.stage2 import Stage2Params, features, fit_ranker, pool, rank_candidates
 from ranking.models.tuning import PROTOCOLS, Protocol, Split, carve, evaluate, grid_search
 
@@ -73,6 +76,39 @@ class Pipeline:
     params: PipelineParams
     report: dict = field(default_factory=dict)
 
+    def save(self, directory: Path) -> Path:
+        """Each source in its own folder (numpy files + json meta), the ranker as LightGBM
+        text, and the log the features read, for a serving snapshot."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, model in self.sources.items():
+            model.save(directory / name)
+        if self.ranker is not None:
+            self.ranker.save_model(str(directory / "ranker.txt"))
+        log = self.log
+        save_arrays(directory / "log", "log", {
+            "user_ids": log.user_ids, "item_ids": log.item_ids, "users": log.users,
+            "items": log.items, "ts": log.ts, "ref": self.ref},
+            {"chosen": self.chosen, "sources": {n: m.kind for n, m in self.sources.items()},
+             "per_source": self.params.stage2.per_source})
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> Pipeline:
+        """What `save` wrote, ready to `recommend` (params other than per_source default)."""
+        import lightgbm as lgb
+
+        directory = Path(directory)
+        a, meta = load_arrays(directory / "log", "log")
+        log = Interactions(a["user_ids"], a["item_ids"], a["users"], a["items"], a["ts"])
+        sources = {name: _LOADERS[kind](directory / name) for name, kind in
+                   meta["sources"].items()}
+        ranker = None
+        if meta["chosen"] == "stage2":
+            ranker = lgb.Booster(model_file=str(directory / "ranker.txt"))
+        params = PipelineParams(stage2=Stage2Params(per_source=meta["per_source"]))
+        return cls(sources, ranker, meta["chosen"], log, a["ref"], params)
+
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         """int64 (len(users), k) item codes, best first, none the user already has."""
         users = np.asarray(users, dtype=np.int64)
@@ -81,6 +117,13 @@ class Pipeline:
         cands = pool(self.sources, users, self.params.stage2.per_source, self.log.n_items)
         x, _ = features(cands, self.sources, self.log, self.ref)
         return rank_candidates(cands, self.ranker.predict(x), k)
+
+
+_LOADERS = {
+    "ease": EaseModel.load, "als": lambda d: FactorModel.load(d, "als"),
+    "bpr": lambda d: FactorModel.load(d, "bpr"), "itemknn": ItemKnnModel.load,
+    "cooc": CoocModel.load, "popularity": PopularityModel.load, "sequence": SequenceModel.load,
+}
 
 
 def query_ref(log: Interactions, protocol: Protocol) -> np.ndarray:
@@ -239,6 +282,3 @@ def fit_pipeline(log: Interactions, params: PipelineParams = PipelineParams(), s
     report["timings_s"] = timings
     return Pipeline(sources, ranker, report["chosen"], log, ref, params, report)
 
-
-def describe_order(report: OrderReport) -> str:
-    return f"order: {'yes' if report.has_order else 'no'} ({report.reason})"

@@ -3,7 +3,8 @@ import polars as pl
 
 from ranking.models._base import BlockScorer
 from ranking.models.interactions import code_interactions
-from ranking.models.pipeline import PipelineParams, fit_pipeline
+from ranking.models.pipeline import Pipeline, PipelineParams, fit_pipeline
+from ranking.models.sequence import SequenceParams
 from ranking.models.stage2 import Candidates, Stage2Params, features, pool, rank_candidates
 from tests.models.conftest import sequential_log
 
@@ -48,7 +49,7 @@ def _tiny_params(**kw):
 
 
 def test_pipeline_without_order_leaves_order_aware_models_out():
-    log = code_interactions(sequential_log(n_users=80, n_items=30, length=10, bunch=True))
+    log = code_interactions(sequential_log(n_users=60, n_items=20, length=8, bunch=True))
     pipe = fit_pipeline(log, _tiny_params(), seed=0)
     assert not pipe.report["order"]["has_order"]
     assert not {"sequence", "cooc", "itemknn_recent", "ease_recent"} & set(pipe.sources)
@@ -59,8 +60,12 @@ def test_pipeline_without_order_leaves_order_aware_models_out():
         assert not held & set(top[u][top[u] >= 0].tolist())
 
 
-def test_pipeline_with_order_uses_the_sequence_signals():
+def test_pipeline_with_order_uses_the_sequence_signals_and_survives_save(tmp_path):
     log = code_interactions(sequential_log(n_users=80, n_items=30, length=10))
-    pipe = fit_pipeline(log, _tiny_params(use_sequence=False), seed=0)
+    pipe = fit_pipeline(log, _tiny_params(
+        sequence=SequenceParams(max_len=8, dim=16, layers=1, epochs=2)), seed=0)
     assert pipe.report["order"]["has_order"]
-    assert {"cooc", "itemknn_recent", "ease_recent"} <= set(pipe.sources)
+    assert {"cooc", "itemknn_recent", "ease_recent", "sequence"} <= set(pipe.sources)
+    again = Pipeline.load(pipe.save(tmp_path / "pipe"))
+    users = np.arange(log.n_users)
+    np.testing.assert_array_equal(again.recommend(users, 5), pipe.recommend(users, 5))
