@@ -116,7 +116,7 @@ class Pipeline:
             return self.sources[self.chosen].top(users, k)[0].astype(np.int64)
         cands = pool(self.sources, users, self.params.stage2.per_source, self.log.n_items)
         x, _ = features(cands, self.sources, self.log, self.ref)
-        return rank_candidates(cands, self.ranker.predict(x), k)
+        return rank_candidates(cands, self.ranker.predict(x), k, users)
 
 
 _LOADERS = {

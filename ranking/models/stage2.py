@@ -72,9 +72,11 @@ def pool(sources: Mapping[str, BlockScorer], users: np.ndarray, per_source: int,
     users = np.asarray(users, dtype=np.int64)
     keyed = {}
     for name, model in sources.items():
-        top, _ = model.top(users, per_source)
+        top, scores = model.top(users, per_source)
         keys = (np.repeat(users, top.shape[1]) * n_items + top.ravel()).astype(np.int64)
-        keyed[name] = (keys, np.tile(np.arange(1, top.shape[1] + 1), len(users)))
+        ranks = np.tile(np.arange(1, top.shape[1] + 1), len(users))
+        real = np.isfinite(scores.ravel())  # -inf: a held item, listed only when none is left
+        keyed[name] = (keys[real], ranks[real])
     keys = np.unique(np.concatenate([k for k, _ in keyed.values()]))
     ranks = {}
     for name, (k, r) in keyed.items():
@@ -154,13 +156,19 @@ def fit_ranker(x: np.ndarray, y: np.ndarray, groups: np.ndarray, params: Stage2P
                      num_boost_round=rounds or params.max_rounds)
 
 
-def rank_candidates(cands: Candidates, scores: np.ndarray, k: int) -> np.ndarray:
-    """int64 (users, k) of each user's k best candidates by score (-1 where fewer)."""
+def rank_candidates(cands: Candidates, scores: np.ndarray, k: int,
+                    users: np.ndarray | None = None) -> np.ndarray:
+    """int64 (users, k): each user's k best candidates by score, -1 where fewer. Rows follow
+    `users` (default: the users that have candidates, ascending)."""
     order = np.lexsort((cands.items, -scores, cands.users))
-    users, items = cands.users[order], cands.items[order]
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    sizes = np.diff(np.r_[starts, len(users)])
-    out = np.full((len(starts), k), -1, dtype=np.int64)
-    for row, (s, m) in enumerate(zip(starts, sizes)):
-        out[row, :min(m, k)] = items[s:s + min(m, k)]
+    cu, items = cands.users[order], cands.items[order]
+    if users is None:
+        users = np.unique(cu)
+    users = np.asarray(users, dtype=np.int64)
+    starts = np.searchsorted(cu, users, side="left")
+    ends = np.searchsorted(cu, users, side="right")
+    out = np.full((len(users), k), -1, dtype=np.int64)
+    for row, (s, e) in enumerate(zip(starts, ends)):
+        m = min(e - s, k)
+        out[row, :m] = items[s:s + m]
     return out

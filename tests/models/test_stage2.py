@@ -39,6 +39,17 @@ def test_rank_candidates_orders_within_each_user():
     cands = Candidates(np.array([0, 0, 0, 1]), np.array([5, 6, 7, 8]), {})
     top = rank_candidates(cands, np.array([0.1, 0.9, 0.5, 0.0]), 2)
     assert top.tolist() == [[6, 7], [8, -1]]
+    # rows follow the users asked for, one without candidates included
+    top = rank_candidates(cands, np.array([0.1, 0.9, 0.5, 0.0]), 2, np.array([1, 4, 0]))
+    assert top.tolist() == [[8, -1], [-1, -1], [6, 7]]
+
+
+def test_pool_never_proposes_what_the_user_holds():
+    log = code_interactions(pl.DataFrame({"user_id": [0, 0, 1], "item_id": [0, 1, 2],
+                                          "ts": [0, 0, 0]}))
+    a = _Fixed([[5, 4, 3], [1, 2, 3]], log.matrix)
+    cands = pool({"a": a}, np.array([0]), 3, 3)  # user 0 holds 2 of 3 items
+    assert cands.items.tolist() == [2]
 
 
 def _tiny_params(**kw):
