@@ -11,7 +11,10 @@ the events the user posted), empty in the nightly batch.
 - `muted_creators`: person rows of creators the user marked "not interested" in, within
   `not_interested_hours` (their videos are not served);
 - `muted_topics`: topic codes demoted: of an item marked not interested, or of a run of
-  skips (`skip_run` in a row on one topic).
+  skips (`skip_run` in a row on one topic);
+- `recent`: rows the user engaged with positively since the snapshot (watched to the end,
+  liked, shared...), oldest first: the newest steps of their sequence, for order-aware
+  models.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Session:
     liked: tuple[tuple[int, float], ...] = ()
     muted_creators: np.ndarray = field(default_factory=_rows)
     muted_topics: np.ndarray = field(default_factory=_rows)
+    recent: np.ndarray = field(default_factory=_rows)
 
     @property
     def reacted(self) -> bool:
