@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import anyio.to_thread
 from fastapi import FastAPI
 
+from api.admission import Admission
 from api.deps import ApiState
 from api.errors import install_handlers
 from api.history import HistoryWriter
@@ -69,5 +70,7 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=home.settings.api_max_body_bytes)
+    app.add_middleware(Admission, metrics=metrics, max_queued=home.settings.api_max_queued,
+                       retry_after_s=home.settings.api_retry_after_s)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: sees every answer
     return app

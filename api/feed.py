@@ -59,6 +59,7 @@ class FeedPage:
     precomputed: bool
     removed: dict[str, int]
     request_id: str = ""
+    degraded: bool = False
 
 
 class FeedService:
@@ -81,6 +82,7 @@ class FeedService:
         self._label_seq = 0
         self._live_creators: set[int] = set()
         self._pages, self._feeds = stored_feeds(feeds_dir, self.snapshot)
+        self._plain: dict[str, Page] = {}  # country -> unpersonalized page, for overload
 
     @property
     def precomputed_users(self) -> int:
@@ -116,7 +118,9 @@ class FeedService:
         return labels
 
     def page(self, control: Connection, user_id: object, *, limit: int,
-             cursor: str | None, now: datetime) -> FeedPage:
+             cursor: str | None, now: datetime, degrade: bool = False) -> FeedPage:
+        """`degrade`: the request has waited past its budget; serve the batch's page or a
+        cached unpersonalized one rather than rank online (the policy applied live)."""
         settings = self.engine.settings
         request_id = uuid.uuid4().hex
         at = Cursor(str(user_id), 0, request_id, self.snapshot, now.timestamp())
@@ -131,8 +135,12 @@ class FeedService:
         session = (self.sessions.read(control, user_id, view, now) if policy.personalized
                    else EMPTY)
         query = self.engine.query(user_id, policy, session)
+        degraded = False
         if not policy.personalized:
             page, removed, precomputed = self._unpersonalized(user_id, live, items, at, limit)
+        elif degrade:
+            page, removed, precomputed = self._cheap(query, live, view, limit)
+            degraded = True
         else:
             page, removed, precomputed = self._personal(query, live, view, items, limit)
         allowed = claim_served(control, policy, len(page.item_ids), now)
@@ -152,7 +160,7 @@ class FeedService:
         next_at = replace(at, offset=at.offset + len(shown), snapshot=self.snapshot,
                           issued_s=now.timestamp())
         return FeedPage(shown, self.keys.encode(next_at) if more else None, remaining,
-                        precomputed, removed, request_id)
+                        precomputed, removed, request_id, degraded)
 
     def _unpersonalized(self, user_id: object, live, items: LiveItems | None, at: Cursor,
                         limit: int) -> tuple[Page, dict[str, int], bool]:
@@ -181,6 +189,25 @@ class FeedService:
         if len(page.item_ids) < limit and len(query.session.served):
             page = self._refill(page, query, live, view, limit)
         return page, {**out.removed, **removed}, bool(head.item_ids)
+
+    def _cheap(self, query, live, view: View, limit: int) -> tuple[Page, dict[str, int], bool]:
+        """Without ranking: what is left of the batch's page, else the unpersonalized page
+        of the user's country (ranked once per snapshot and country, then cached), each
+        with the live policy and the session's exclusions applied."""
+        stored = self._stored(query)
+        if stored is not None:
+            page, removed = self._kept(stored, query, live, view)
+            if page.item_ids:
+                return _head(page, limit), removed, True
+        country = self.engine.snap.user_country[query.row] if query.row >= 0 else ""
+        cached = self._plain.get(country)
+        if cached is None:
+            plain = replace(live.policy(query.user_id), personalized=False)
+            cached = self.engine.rank([query.user_id], replace(live, policies={
+                query.user_id: plain})).pages[0]
+            self._plain[country] = cached
+        page, removed = self._kept(cached, query, live, view)
+        return _head(page, limit), removed, False
 
     def _kept(self, stored: Page, query, live, view: View) -> tuple[Page, dict[str, int]]:
         rows = np.array([view.row_of(i) for i in stored.item_ids], dtype=np.int64)

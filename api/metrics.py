@@ -30,7 +30,8 @@ class Metrics:
         self.latency = Histogram("reelrank_http_request_duration_seconds",
                                  "time to answer an HTTP request", ["method", "route"],
                                  buckets=_LATENCY_BUCKETS, registry=r)
-        self.pages = Counter("reelrank_feed_pages", "feed pages served, by how they were made",
+        self.pages = Counter("reelrank_feed_pages", "feed pages served, by how they were made "
+                             "(precomputed, online, degraded under load; shed: refused 503)",
                              ["kind"], registry=r)
         self.removed = Counter("reelrank_feed_removed", "candidates a policy filter removed "
                                "from served pages", ["filter"], registry=r)
@@ -54,8 +55,10 @@ class Metrics:
         self.snapshot_as_of.set(as_of_s)
         self.snapshot_loaded.set(loaded_s)
 
-    def page_served(self, precomputed: bool, removed: dict[str, int]) -> None:
-        self.pages.labels("precomputed" if precomputed else "online").inc()
+    def page_served(self, precomputed: bool, removed: dict[str, int], *,
+                    degraded: bool = False) -> None:
+        kind = "degraded" if degraded else "precomputed" if precomputed else "online"
+        self.pages.labels(kind).inc()
         for name, count in removed.items():
             if count:
                 self.removed.labels(name).inc(count)

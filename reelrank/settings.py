@@ -216,6 +216,14 @@ class Settings(BaseSettings):
         default=4, ge=1, le=256,
         description="requests handled at once (the worker threads sync endpoints run on): "
         "ranking is CPU-bound, so a few per core; more only queue inside the process")
+    api_degrade_after_ms: float = Field(
+        default=40.0, ge=0, le=60_000, description="a feed request that waited longer than "
+        "this before it is handled gets the batch's or a cached unpersonalized page instead "
+        "of an online ranking (the server is overloaded)")
+    api_max_queued: int = Field(
+        default=32, ge=1, le=100_000, description="feed requests beyond this many waiting or "
+        "running are refused at once with 503 and Retry-After")
+    api_retry_after_s: int = Field(default=1, ge=1, le=3_600)
     inbox_keep_days: float = Field(
         default=7.0, ge=0, le=3_650,
         description="drained inbox events are kept this long to answer retries as duplicates")
