@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -29,7 +32,7 @@ from api.serving import Serving
 from reelrank import __version__
 from reelrank.home import DataHome
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_app_from_env", "multiprocess_metrics_dir"]
 
 
 def _utcnow() -> datetime:
@@ -74,3 +77,18 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
                        retry_after_s=home.settings.api_retry_after_s)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: sees every answer
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app over `$REELRANK_HOME`: what each process of `reelrank serve --workers N`
+    runs."""
+    return create_app(DataHome.open(os.environ["REELRANK_HOME"]))
+
+
+def multiprocess_metrics_dir(home: DataHome) -> Path:
+    """A fresh folder for the metrics files of one multi-process server (a previous
+    server's files would be summed in otherwise)."""
+    folder = home.root / "run" / f"metrics-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder

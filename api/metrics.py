@@ -4,6 +4,7 @@ events accepted. Each app has its own registry, so apps in one process do not co
 
 from __future__ import annotations
 
+import os
 import time
 
 from prometheus_client import (
@@ -13,6 +14,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -39,16 +41,22 @@ class Metrics:
                               registry=r)
         self.swaps = Counter("reelrank_snapshot_loads", "snapshot loads, by outcome",
                              ["outcome"], registry=r)
+        # Several server processes (`reelrank serve --workers N`) write their values to
+        # files prometheus_client sums at scrape time; gauges then say which value wins.
+        self.multiprocess = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        gauge = {"multiprocess_mode": "mostrecent"} if self.multiprocess else {}
         self.snapshot_as_of = Gauge("reelrank_snapshot_as_of_seconds",
                                     "the served snapshot's as-of time (unix seconds)",
-                                    registry=r)
+                                    registry=r, **gauge)
         self.snapshot_loaded = Gauge("reelrank_snapshot_loaded_seconds",
                                      "when the served snapshot was loaded (unix seconds)",
-                                     registry=r)
+                                     registry=r, **gauge)
         self.snapshot_age = Gauge("reelrank_snapshot_age_seconds",
-                                  "seconds since the served snapshot's as-of time", registry=r)
+                                  "seconds since the served snapshot's as-of time", registry=r,
+                                  **gauge)
         self._as_of: float | None = None
-        self.snapshot_age.set_function(self._age)
+        if not self.multiprocess:
+            self.snapshot_age.set_function(self._age)
 
     def snapshot_served(self, as_of_s: float, loaded_s: float) -> None:
         self._as_of = as_of_s
@@ -67,4 +75,9 @@ class Metrics:
         return time.time() - self._as_of if self._as_of is not None else float("nan")
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        self.snapshot_age.set(self._age())
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.multiprocess)
+        return generate_latest(registry)

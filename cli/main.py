@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cli import server
 from reelrank.errors import ReelrankError
 
 __all__ = ["main"]
@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
                        choices=("critical", "error", "warning", "info", "debug"))
     serve.add_argument("--no-access-log", action="store_true",
                        help="do not log one line per request")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="API processes sharing the port and one memory-mapped snapshot "
+                       "(default 1)")
 
     tokens = sub.add_parser("tokens", help="issue or revoke API bearer tokens")
     verbs = tokens.add_subparsers(dest="verb", required=True)
@@ -267,48 +270,6 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    # Each request ranks one user: a single FAISS query or a 300 x 384 product gains
-    # nothing from more threads, and with requests in parallel, OpenMP and BLAS pools per
-    # request oversubscribe the cores and spin. Read by the libraries when they load, so
-    # set before anything imports numpy (an explicit setting in the environment wins).
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
-    import uvicorn
-
-    from api import create_app
-    from reelrank.home import DataHome
-
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    home = DataHome.open(args.home)
-    _say(f"serving {home.root} on http://{args.host}:{args.port} (docs at /docs)")
-    uvicorn.run(create_app(home), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=not args.no_access_log)
-    return 0
-
-
-def _cmd_tokens(args: argparse.Namespace) -> int:
-    from reelrank.control.tokens import create_token, revoke_token
-    from reelrank.home import DataHome
-
-    home = DataHome.open(args.home)
-    now = datetime.now(UTC)
-    control = home.control()
-    try:
-        if args.verb == "create":
-            scope, subject = next((s, v) for s, v in (
-                ("user", args.user), ("guardian", args.guardian), ("service", args.service))
-                if v is not None)
-            print(create_token(control, scope, subject, now=now, label=args.label))
-            return 0
-        revoke_token(control, args.token, now=now)
-        print("revoked")
-        return 0
-    finally:
-        control.close()
-
-
 _COMMANDS = {
     "simulate": _cmd_simulate,
     "ingest": _cmd_ingest,
@@ -316,8 +277,8 @@ _COMMANDS = {
     "quarantine": _cmd_quarantine,
     "evaluate": _cmd_evaluate,
     "import": _cmd_import,
-    "serve": _cmd_serve,
-    "tokens": _cmd_tokens,
+    "serve": server.serve,
+    "tokens": server.tokens,
 }
 
 

@@ -81,14 +81,14 @@ def _free_port() -> int:
 class Server:
     """`reelrank serve` in its own process; `client(token)` gives an httpx client for it."""
 
-    def __init__(self, home: DataHome, log: Path, **env: str) -> None:
+    def __init__(self, home: DataHome, log: Path, *args: str, **env: str) -> None:
         self.home, self.log_path = home, log
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("wb")
         self.process = subprocess.Popen(
             [REELRANK, "serve", "--home", str(home.root), "--port", str(self.port),
-             "--no-access-log"],
+             "--no-access-log", *args],
             stdout=self._log, stderr=subprocess.STDOUT,
             env={**os.environ, "REELRANK_API_SNAPSHOT_POLL_S": "0.2", **env})
 
