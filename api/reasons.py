@@ -1,5 +1,5 @@
 """Why an item is on a page, in a few words for the viewer: from the sources that proposed it,
-most personal first."""
+most personal first: who made it, then what you just did, then what you watched."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
     personal an explanation it gives. `view`: what the page was ranked on (an engine
     means its snapshot)."""
     names = source.split(",")
+    if "graph" in names:
+        # A friend's clip is best explained by the friendship, whatever else found it.
+        return REASONS["graph"]
     if "session" in names and query.session.liked and query.policy.personalized:
         snap = view.snap if isinstance(view, Engine) else view
         liked = np.array([r for r, _w in query.session.liked], dtype=np.int64)
