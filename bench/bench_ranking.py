@@ -11,10 +11,12 @@ Loads `HOME/snapshots/latest` (or `--snapshot DIR`) the way the API does and rep
   from the home's control store for each call as the API does (`read_live`), p50/p99;
   the same with the live read done beforehand (ranking alone); and the live read alone.
   --warmup users are ranked first and not counted;
-- where one user's time goes: the same users through the engine's stages timed one by
-  one (query, each candidate source, merge, each policy filter, feature assembly, the
-  ranker's predict, selection), checked to give the same
-  page as `engine.rank` (`stages_pages_mismatched`);
+- where one user's time goes: the same users through the engine's public stages
+  (`engine.query`, `engine.propose`, `ranking.engine.merge`, the policy's filters as
+  `engine.candidates` applies them, `engine.score`, the feed definition's selector), with
+  every source, filter and scorer of the definition timed, and the ranker scorer split into
+  feature assembly and the model's predict; checked to give the same page as
+  `engine.rank` (`stages_pages_mismatched`);
 - batch: `engine.rank(chunk, live)` over --batch active users in chunks of 1000, `live`
   read per chunk as the batch scorer does, median users/s of --repeats;
 - candidates per user: the merged pool the sources propose, and what is left to score
@@ -23,12 +25,14 @@ Loads `HOME/snapshots/latest` (or `--snapshot DIR`) the way the API does and rep
 Prints a JSON report and a markdown row
 `| catalog | users | one user p50 | p99 | batch users/s | candidates/user |`
 (candidates/user: the scored pool). --cprofile N adds a cProfile of N single-user ranks.
+--smoke: a few users of the tiny home (`bench/_smoke.py`), seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import gc
 import io
 import json
@@ -41,16 +45,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from _smoke import parse_args, tiny_home
 
-from ranking.context import Candidates
-from ranking.filters import FILTERS
-from ranking.pipeline import SOURCES, Engine, _merge
-from ranking.policy import read_live
+from ranking.engine import Engine, merge
+from ranking.policy import read_live, servable
 from ranking.snapshot.format import verify as _verify
 from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
 
 CHUNK = 1_000
+RANKER = "ranker"  # the scorer whose time splits into feature assembly and the model
 
 
 def _mem_mb() -> dict[str, float]:
@@ -75,81 +79,102 @@ def _pct(values: list[float]) -> dict[str, float]:
             "mean": round(float(a.mean()), 3), "max": round(float(a.max()), 3)}
 
 
-def _rows_bits(pool) -> tuple[np.ndarray, np.ndarray]:
-    """`_merge`'s result as (rows, bits), whichever shape this engine version returns."""
-    if hasattr(pool, "rows"):
-        return pool.rows, pool.bits
-    return pool[0], pool[1]
+class _Timed:
+    """A pipeline component (a source, filter or scorer module) whose `method` adds its
+    wall time to `times[stage]`; every other attribute is the component's own."""
+
+    def __init__(self, component, method: str, stage: str, times: dict[str, float]) -> None:
+        self._component, self._stage, self._times = component, stage, times
+        inner = getattr(component, method)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                times[stage] += time.perf_counter() - started
+
+        setattr(self, method, timed)
+
+    def __getattr__(self, name: str):
+        return getattr(self._component, name)
 
 
-def staged_rank(engine: Engine, user: object, live) -> tuple[dict[str, float], list, int, int]:
-    """`engine.rank([user], live)` stage by stage: (milliseconds per stage, page item ids,
-    merged candidates, scored candidates). Mirrors `Engine.rank` through its internals;
-    the caller checks the page is the same. "model" is the ranker's predict on the
-    assembled features (the engine's whole `_score` when it does not use the ranker)."""
-    clock = time.perf_counter
-    times: dict[str, float] = {}
-    snap, settings = engine.snap, engine.settings
-    t = clock()
-    q = engine.query(user, live.policy(user))
-    times["query"] = clock() - t
-    found = []
-    for source in SOURCES:
+class StagedEngine:
+    """`engine`'s feed definition with every source, filter and scorer timed, and the
+    ranker's predict timed apart from its feature assembly; run through the engine's own
+    public methods, so the page is the engine's."""
+
+    def __init__(self, engine: Engine) -> None:
+        p = engine.pipeline
+        self.times: dict[str, float] = {}
+        wrap = lambda c, method, kind: _Timed(c, method, f"{kind}.{c.NAME}", self.times)
+        sources = tuple(wrap(c, "propose", "source") for c in p.sources)
+        self.filters = tuple(wrap(c, "drop", "filter") for c in p.filters)
+        scorers = tuple(wrap(c, "score", "score") for c in p.scorers)
+        self.stages = ["query", *(f"source.{c.NAME}" for c in p.sources), "merge",
+                       *(f"filter.{c.NAME}" for c in p.filters),
+                       *(f"score.{c.NAME}" for c in p.scorers if c.NAME != RANKER),
+                       "features", "model", "select"]
+
+        def predict(matrix: np.ndarray) -> np.ndarray:
+            started = time.perf_counter()
+            try:
+                return engine.predict(matrix)
+            finally:
+                self.times["model"] += time.perf_counter() - started
+
+        pipeline = dataclasses.replace(p, sources=sources, filters=self.filters,
+                                       scorers=scorers,
+                                       exploration=sources[p.sources.index(p.exploration)])
+        self.engine = Engine(engine.snap, engine.settings, engine.ranker,
+                             predict if engine.predict is not None else None, pipeline)
+
+    def rank(self, user: object, live) -> tuple[dict[str, float], list, int, int]:
+        """`Engine.rank([user], live)` stage by stage: (milliseconds per stage, page item
+        ids, merged candidates, scored candidates). The stages are `Engine.candidates`
+        (`engine.propose`, `merge`, the policy's filters) done step by step, then
+        `engine.score` and the selector; the caller checks the page is the same."""
+        clock, engine = time.perf_counter, self.engine
+        times = self.times
+        times.clear()
+        times.update(dict.fromkeys(self.stages, 0.0))
+        times["score." + RANKER] = 0.0
+        view = engine.snap  # nothing added since the snapshot
         t = clock()
-        if q.policy.personalized or not source.PERSONAL:
-            found.append(source.propose(snap, [q], settings)[0])
-        else:
-            found.append(Candidates.empty())
-        times[f"source.{source.NAME}"] = clock() - t
-    t = clock()
-    rows, bits = _rows_bits(_merge(found))
-    times["merge"] = clock() - t
-    keep = np.ones(len(rows), dtype=bool)
-    for name, applies, drop in FILTERS:
+        q = engine.query(user, live.policy(user))
+        times["query"] = clock() - t
+        proposed, _failed = engine.propose([q], view)
         t = clock()
-        if applies(q.policy):
-            keep &= ~(drop(snap, q, live, rows) & keep)
-        times[f"filter.{name}"] = clock() - t
-    merged = len(rows)
-    rows, bits = rows[keep], bits[keep]
-    personal = bool(q.policy.personalized and len(rows))
-    t = clock()
-    matrix = engine.assembler.rows(q.row, rows, q.vector) if personal else None
-    times["features"] = clock() - t
-    ranker = personal and engine.ranker is not None \
-        and getattr(engine, "scorer", "ranker") == "ranker"
-    t = clock()
-    if ranker:
-        engine.predict(matrix)
-    times["model"] = clock() - t
-    t = clock()
-    scores = engine._score([q], [rows])[0]   # the engine's scores, for the page check
-    if not ranker:                           # popularity / other scorers: all of _score
-        times["model"] = clock() - t
-    t = clock()
-    page = engine._select(q, rows, bits, scores)
-    times["select"] = clock() - t
-    return {k: v * 1000 for k, v in times.items()}, page.item_ids, merged, len(rows)
+        pool = merge([found[0] for found in proposed], engine.pipeline.labels)
+        times["merge"] = clock() - t
+        keep, _removed = servable(view, q, live, pool.rows, self.filters)
+        merged, pool = len(pool.rows), pool.subset(keep)
+        ctx = engine.scoring(view)
+        (scores,) = engine.score(ctx, [q], [pool])
+        # the ranker scorer's own time is feature assembly plus the model's predict
+        times["features"] = times.pop("score." + RANKER) - times["model"]
+        t = clock()
+        page = engine.pipeline.selector.select(ctx, q, pool, scores)
+        times["select"] = clock() - t
+        return ({k: v * 1000 for k, v in times.items()}, page.item_ids, merged,
+                len(pool.rows))
 
 
 def pools(engine: Engine, users: list, live) -> tuple[np.ndarray, np.ndarray]:
-    """(merged, scored) candidates per user, as `Engine.rank` forms them."""
-    from ranking.policy import servable
-
+    """(merged, scored) candidates per user: what the sources propose (`engine.propose`,
+    `merge`) and what `engine.candidates` leaves to score after the policy filters."""
     queries = [engine.query(u, live.policy(u)) for u in users]
-    proposed, _failed = engine._propose(queries)
-    merged, scored = [], []
-    for n, q in enumerate(queries):
-        rows, _bits = _rows_bits(_merge([p[n] for p in proposed]))
-        keep, _gone = servable(engine.snap, q, live, rows)
-        merged.append(len(rows))
-        scored.append(int(keep.sum()))
-    return np.array(merged), np.array(scored)
+    proposed, _failed = engine.propose(queries, engine.snap)
+    merged = [len(merge([p[n] for p in proposed]).rows) for n in range(len(queries))]
+    scored, _removed, _failed = engine.candidates(queries, live)
+    return np.array(merged), np.array([len(p.rows) for p in scored])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, default=Path(".reelrank"))
+    parser.add_argument("--home", type=Path, default=Path(".reelrank"),
+                        help="a home with snapshots/latest (--smoke: the tiny one)")
     parser.add_argument("--snapshot", type=Path, default=None,
                         help="a snapshot directory (default: HOME/snapshots/latest)")
     parser.add_argument("--users", type=int, default=300, help="users timed one at a time")
@@ -160,9 +185,9 @@ def main() -> None:
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="also profile N single-user ranks with cProfile")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
-    args = parser.parse_args()
-
-    home = DataHome.open(args.home)
+    args = parse_args(parser, {"home": None, "users": 5, "warmup": 2, "batch": 40,
+                               "repeats": 1})
+    home = DataHome.open(args.home if args.home is not None else tiny_home())
     directory = (args.snapshot or home.dir("snapshots") / "latest").resolve()
     if not directory.is_dir():
         raise SystemExit(f"{directory}: no snapshot (run `reelrank run` or "
@@ -217,9 +242,10 @@ def main() -> None:
     # ---- stages
     stages: dict[str, list[float]] = {}
     merged_one, scored_one, mismatched = [], [], 0
+    staged = StagedEngine(engine)
     for u in timed:
         live = read_live(control, [u], today)
-        times, ids, merged, scored = staged_rank(engine, u, live)
+        times, ids, merged, scored = staged.rank(u, live)
         for name, ms in times.items():
             stages.setdefault(name, []).append(ms)
         merged_one.append(merged)
