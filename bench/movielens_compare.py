@@ -106,7 +106,8 @@ def first_users(data: Path, users: int, out: Path) -> Path:
     rated = set(ratings["item_id"].to_list())
     lines = (data / "u.item").read_bytes().splitlines(keepends=True)
     (out / "u.item").write_bytes(b"".join(line for line in lines
-                                          if int(line.split(b"|", 1)[0]) in rated))
+                                          if line.strip()
+                                          and int(line.split(b"|", 1)[0]) in rated))
     return out
 
 
