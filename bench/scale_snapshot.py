@@ -25,7 +25,9 @@ that defines ranking real:
 - item embeddings (384-d) are a mixture around `--clusters` centroids (which themselves sit
   around one direction per real topic) plus noise, L2-normalised; a user's embedding is the
   normalised mean of the items they saw; collaborative vectors (64-d) likewise, with their
-  own centroids per cluster;
+  own centroids per cluster, for the share of items and users the source's collaborative
+  model covers (its factorised index, else its EASE model: a catalog past
+  `ease_max_items` is factorised, and EASE itself is not scaled);
 - the content and collaborative indexes are built with `ItemIndex` and `IndexParams()`
   (HNSW above 200k items: 3-6 minutes for 1M x 384 on two cores), the real ranker is linked
   in, and `manifest.json` is written by `ranking.snapshot.format.write_manifest` (as
@@ -206,6 +208,13 @@ class Real:
             if (collab / "ids.parquet").is_file() else 0
         self.collab_users = pl.read_parquet(collab / "users.parquet").height \
             if (collab / "users.parquet").is_file() else 0
+        ease = directory / "indexes" / "ease" / "ids.parquet"
+        if not self.collab_items and ease.is_file():
+            # A catalog small enough for EASE (`ease_max_items`) has no factorised model, but
+            # the scaled one, far past that, gets it from the pipeline: as much of it as EASE
+            # covered here (its items; every user with history, the window being long).
+            self.collab_items = pl.read_parquet(ease).height
+            self.collab_users = self.seen["user_id"].n_unique()
         self.n_users, self.n_items = self.users.height, self.items.height
         self.user_row = {u: n for n, u in enumerate(self.users["user_id"].to_list())}
         self.item_row = {i: n for n, i in enumerate(self.items["item_id"].to_list())}
