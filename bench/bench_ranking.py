@@ -84,7 +84,7 @@ class _Timed:
     wall time to `times[stage]`; every other attribute is the component's own."""
 
     def __init__(self, component, method: str, stage: str, times: dict[str, float]) -> None:
-        self._component, self._stage, self._times = component, stage, times
+        self._component = component
         inner = getattr(component, method)
 
         def timed(*args, **kwargs):
