@@ -19,6 +19,9 @@ Loads `HOME/snapshots/latest` (or `--snapshot DIR`) the way the API does and rep
   `engine.rank` (`stages_pages_mismatched`);
 - batch: `engine.rank(chunk, live)` over --batch active users in chunks of 1000, `live`
   read per chunk as the batch scorer does, median users/s of --repeats;
+- the same one-user ranking and batch in this process's CPU time (`rank_only_cpu`,
+  `users_per_cpu_s_median`): on a shared machine, wall time also counts the waits for a
+  core, CPU time much less so;
 - candidates per user: the merged pool the sources propose, and what is left to score
   after the policy filters, averaged over the batch users.
 
@@ -224,13 +227,15 @@ def main() -> None:
     # grant, so it is read per user and dropped, never kept for all users at once.
     for u in warm:
         engine.rank([u], read_live(control, [u], today))
-    with_live, live_only, rank_only = [], [], []
+    with_live, live_only, rank_only, rank_cpu = [], [], [], []
     for u in timed:
         t0 = time.perf_counter()
         live = read_live(control, [u], today)
         t1 = time.perf_counter()
+        c1 = time.process_time()
         engine.rank([u], live)
         t2 = time.perf_counter()
+        rank_cpu.append((time.process_time() - c1) * 1000)
         with_live.append((t2 - t0) * 1000)
         live_only.append((t1 - t0) * 1000)
         rank_only.append((t2 - t1) * 1000)
@@ -272,10 +277,10 @@ def main() -> None:
 
     # ---- batch
     batch = [active[i] for i in rng.permutation(len(active))[: args.batch]]
-    rates, live_s = [], []
+    rates, live_s, cpu_rates = [], [], []
     for _ in range(args.repeats):
         spent_live = 0.0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for s in range(0, len(batch), CHUNK):
             chunk = batch[s:s + CHUNK]
             tl = time.perf_counter()
@@ -283,6 +288,7 @@ def main() -> None:
             spent_live += time.perf_counter() - tl
             engine.rank(chunk, live)
         rates.append(len(batch) / (time.perf_counter() - t0))
+        cpu_rates.append(len(batch) / (time.process_time() - c0))
         live_s.append(spent_live)
     merged_b, scored_b = [], []
     for s in range(0, len(batch), CHUNK):
@@ -304,13 +310,15 @@ def main() -> None:
         "memory_mb": {"before_load": before["rss_mb"], "after_load": loaded["rss_mb"],
                       "end": end["rss_mb"], "peak": end["peak_rss_mb"]},
         "one_user_ms": {"users": len(timed), "with_live_read": _pct(with_live),
-                        "rank_only": _pct(rank_only), "live_read": _pct(live_only)},
+                        "rank_only": _pct(rank_only), "live_read": _pct(live_only),
+                        "rank_only_cpu": _pct(rank_cpu)},
         "stages_ms": stage_report, "stages_pages_mismatched": mismatched,
         "candidates_one_user": {"merged": round(float(np.mean(merged_one)), 1),
                                 "scored": round(float(np.mean(scored_one)), 1)},
         "batch": {"users": len(batch), "chunk": CHUNK, "repeats": args.repeats,
                   "users_per_s_median": round(statistics.median(rates), 1),
                   "users_per_s_all": [round(r, 1) for r in rates],
+                  "users_per_cpu_s_median": round(statistics.median(cpu_rates), 1),
                   "live_read_s_median": round(statistics.median(live_s), 3),
                   "candidates_per_user": {"merged": round(float(merged_b.mean()), 1),
                                           "scored": round(float(scored_b.mean()), 1),
