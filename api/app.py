@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from api.deps import ApiState
 from api.errors import install_handlers
+from api.history import HistoryWriter
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestMetrics
 from api.pool import ControlPool
@@ -37,7 +38,8 @@ def _utcnow() -> datetime:
 def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> FastAPI:
     """The API over `home`. Nothing heavy happens here: the snapshot loads in the lifespan."""
     metrics = Metrics()
-    serving = Serving(home, metrics)
+    history = HistoryWriter(home)
+    serving = Serving(home, metrics, history)
     pool = ControlPool(home, keep=home.settings.api_control_connections)
 
     @contextlib.asynccontextmanager
@@ -45,6 +47,7 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
         # Ranking is CPU-bound: more threads than a few per core only queue inside the
         # process (anyio's default is 40).
         anyio.to_thread.current_default_thread_limiter().total_tokens = home.settings.api_threads
+        history.start()
         watcher = asyncio.create_task(serving.watch(home.settings.api_snapshot_poll_s),
                                       name="snapshot-watcher")
         try:
@@ -53,6 +56,8 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            serving.close()
+            history.stop()  # what was served is written before the process ends
             pool.close()
 
     app = FastAPI(

@@ -8,7 +8,6 @@ user with `?user_id=`.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +27,10 @@ from api.ids import IdCodec, UserId
 from api.metrics import Metrics
 from api.pool import ControlPool
 from api.serving import Live, Serving
-from api.store.guardians import child_rules
+from reelrank.control.connection import Connection
+from reelrank.control.guardians import child_rules
+from reelrank.control.tokens import Caller, lookup_token
 from reelrank.home import DataHome
-from reelrank.tokens import Caller, lookup_token
 
 __all__ = [
     "ActingGuardian", "ActingUser", "ApiState", "CallerDep", "ChildDep", "CodecDep",
@@ -59,7 +59,7 @@ async def _state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(_state)]
 
 
-def _control(state: StateDep) -> Iterator[sqlite3.Connection]:
+def _control(state: StateDep) -> Iterator[Connection]:
     with state.pool.connection() as control:
         yield control
 
@@ -80,7 +80,7 @@ async def _codec(state: StateDep) -> IdCodec:
     return live.codec if live is not None else IdCodec()
 
 
-ControlDep = Annotated[sqlite3.Connection, Depends(_control)]
+ControlDep = Annotated[Connection, Depends(_control)]
 NowDep = Annotated[datetime, Depends(_now)]
 LiveDep = Annotated[Live, Depends(_live)]
 CodecDep = Annotated[IdCodec, Depends(_codec)]

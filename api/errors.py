@@ -1,5 +1,12 @@
 """The API's errors, all `ReelrankError`s, and their translation into HTTP at the boundary.
 
+The domain errors (`reelrank.errors`: what the control plane and the rest of reelrank raise)
+are mapped here, in `_STATUS`, and nowhere else: `NotFoundError` 404, `ConflictError` (and so
+`InsufficientCreditsError`) 409, `ContractError` 422, `HomeBusyError` 503, any other
+`ReelrankError` 400. `NotFoundError` and `ConflictError` are re-exported for routes that raise
+them themselves. The errors only the API has (401, 403, a 422 pointing at a field, 503 before a
+snapshot is loaded) are `ApiError`s carrying their status.
+
 Every error answer has one shape, `{"detail": "<a sentence naming what was wrong>"}`, plus
 `errors` (each with `loc` and `msg`) where a request broke its schema.
 """
@@ -12,7 +19,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from reelrank.errors import ContractError, HomeBusyError, ReelrankError
+from reelrank.errors import (
+    ConflictError,
+    ContractError,
+    HomeBusyError,
+    NotFoundError,
+    ReelrankError,
+)
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -65,14 +78,6 @@ class ForbiddenError(ApiError):
     status = 403
 
 
-class NotFoundError(ApiError):
-    status = 404
-
-
-class ConflictError(ApiError):
-    status = 409
-
-
 class InvalidInputError(ApiError):
     """A request that parsed but breaks a rule; `loc` points at the offending field."""
 
@@ -87,13 +92,21 @@ class NotReadyError(ApiError):
     status = 503
 
 
+# Domain errors by the HTTP status they answer with; the first class that matches wins.
+_STATUS: tuple[tuple[type[ReelrankError], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (ContractError, 422),
+    (HomeBusyError, 503),
+)
+
+
 def _status(exc: ReelrankError) -> int:
     if isinstance(exc, ApiError):
         return exc.status
-    if isinstance(exc, ContractError):
-        return 422
-    if isinstance(exc, HomeBusyError):
-        return 503
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
     # Anything else reelrank raises on purpose while serving a request is about the
     # request itself (a cursor this server never issued, messaging oneself).
     return 400

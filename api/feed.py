@@ -1,43 +1,44 @@
-"""A page of feed for one request: the precomputed page when it is still valid, else an
-online ranking; in both cases the policy re-applied against the live control store, and
-the day's scroll allowance claimed atomically.
+"""A page of feed for one request: the live feed. No item served to the user in the last
+`served_window_hours` comes back while anything else is servable; nothing the user engaged
+with since the snapshot comes back at all; the feed does not end until the catalog's servable
+items do (or a guardian's scroll limit for the day is reached).
 
-A precomputed page is valid only when ranking now would use the same inputs as the batch
-did: the same snapshot, a personalized account (a guardian may have switched that off
-since) and, if the user's taste vector came from chat interests, a chat setting still on.
-Otherwise the user is ranked online (milliseconds), so an opt-out or a guardian change
-applies on the very next request.
+A request reads the user's session once (`api.session`: served history, events since the
+snapshot), then takes, in order: the batch's precomputed page when it is still valid (same
+snapshot, a personalized account, no taste vector from chat after an opt-out, nothing new
+from the user's people, nothing the user did since that it cannot know), minus what the
+session excludes; else an online ranking that excludes it (sources reaching deeper, the
+catalog as backfill). Only if that leaves the page short do served items come back, oldest
+first. In every case the policy is re-applied against the live control store and the day's
+scroll allowance claimed atomically; what is returned is recorded as served.
+
+A personalization-off account uses no per-user signal, served history included (hard rule
+2): its pages are one unpersonalized ranking, paged through by the cursor alone.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import sqlite3
 import threading
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
+from api.cursor import Cursor, CursorKey
+from api.history import HistoryWriter
+from api.reasons import reason_for
+from api.session import SessionReader, stored_feeds
 from ranking.engine import Engine, Page
 from ranking.policy import claim_served, read_live, servable
+from ranking.session import EMPTY, Session
 from ranking.snapshot.overlay import LiveItems
 from ranking.snapshot.view import View, view_of
+from reelrank.control.connection import Connection, stamp
 from reelrank.control.items import new_generated_items
-from reelrank.errors import ReelrankError
 
 __all__ = ["FeedItem", "FeedPage", "FeedService", "reason_for"]
-
-REASONS = {
-    "graph": "from people you follow",
-    "trending": "popular near you",
-    "fresh": "new today",
-    "collaborative": "liked by people with similar taste",
-}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class FeedItem:
     score: float
     source: str
     reason: str
+    position: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,50 +57,34 @@ class FeedPage:
     remaining_today: int | None
     precomputed: bool
     removed: dict[str, int]
-
-
-def _encode(snapshot: str, offset: int) -> str:
-    raw = json.dumps({"s": snapshot, "o": offset}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[str, int]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        snapshot, offset = data["s"], data["o"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise ReelrankError(f"cursor {cursor!r} is not one this server issued") from exc
-    if not isinstance(offset, int) or offset < 0 or not isinstance(snapshot, str):
-        raise ReelrankError(f"cursor {cursor!r} is not one this server issued")
-    return snapshot, offset
+    request_id: str = ""
 
 
 class FeedService:
     """Holds one engine, the items made since its snapshot (an overlay this service owns
     and replaces whole, never edits), and, when the batch wrote them for the same
-    snapshot, its pages."""
+    snapshot, its pages. `history`: the process's served-history writer (None: nothing is
+    recorded, e.g. in a notebook); `keys_dir`: where the cursor signing key lives (None: a
+    key of this object's own)."""
 
-    def __init__(self, engine: Engine, feeds_dir: Path | None) -> None:
+    def __init__(self, engine: Engine, feeds_dir: Path | None, *,
+                 history: HistoryWriter | None = None, keys_dir: Path | None = None) -> None:
         self.engine = engine
         self.snapshot = engine.snap.directory.name
         self.items = LiveItems.empty(engine.snap)
+        self.history = history
+        self.keys = CursorKey(keys_dir)
+        self.sessions = SessionReader(engine.settings, history)
         self._lock = threading.Lock()
         self._live_seq = 0
         self._live_creators: set[int] = set()
-        self._pages: dict[object, tuple[int, int]] = {}
-        self._feeds: pl.DataFrame | None = None
-        if feeds_dir is not None and _manifest_snapshot(feeds_dir) == self.snapshot:
-            feeds = pl.read_parquet(feeds_dir / "part-*.parquet").sort("user_id", "position")
-            starts = feeds.with_row_index("n").group_by("user_id", maintain_order=True).agg(
-                pl.col("n").min().alias("start"), pl.len().alias("n"))
-            self._pages = {u: (int(s), int(s + n)) for u, s, n in starts.iter_rows()}
-            self._feeds = feeds
+        self._pages, self._feeds = stored_feeds(feeds_dir, self.snapshot)
 
     @property
     def precomputed_users(self) -> int:
         return len(self._pages)
 
-    def sync(self, control: sqlite3.Connection) -> int:
+    def sync(self, control: Connection) -> int:
         """Add generations finished since the last call (same-day reach: a friend's next
         request can show them). One indexed read when there is nothing new."""
         with self._lock:
@@ -112,82 +98,121 @@ class FeedService:
                                        for r in fresh)
             return len(self.items) - len(before)
 
-    def page(self, control: sqlite3.Connection, user_id: object, *, limit: int,
+    def page(self, control: Connection, user_id: object, *, limit: int,
              cursor: str | None, now: datetime) -> FeedPage:
-        offset = 0
+        settings = self.engine.settings
+        request_id = uuid.uuid4().hex
+        at = Cursor(str(user_id), 0, request_id, self.snapshot, now.timestamp())
         if cursor is not None:
-            _snapshot, offset = _decode(cursor)
+            at = self.keys.decode(cursor, user=user_id, now_s=now.timestamp(),
+                                  max_age_s=settings.cursor_max_age_hours * 3600)
         self.sync(control)
         items = self.items  # read once: this request ranks on exactly these
         view = view_of(self.engine.snap, items)
         live = read_live(control, [user_id], now.date())
         policy = live.policy(user_id)
-        engine = self.engine
-        query = engine.query(user_id, policy)
-        stored = self._stored(user_id, query)
-        removed: dict[str, int] = {}
-        if stored is not None:
-            rows = np.array([view.row_of(i) for i in stored.item_ids], dtype=np.int64)
-            known = rows >= 0
-            keep, removed = servable(view, query, live, np.where(known, rows, 0))
-            keep &= known
-            page = Page(user_id, [i for i, k in zip(stored.item_ids, keep) if k],
-                        stored.scores[keep], [s for s, k in zip(stored.sources, keep) if k])
+        session = (self.sessions.read(control, user_id, view, now) if policy.personalized
+                   else EMPTY)
+        query = self.engine.query(user_id, policy, session)
+        if not policy.personalized:
+            page, removed, precomputed = self._unpersonalized(user_id, live, items, at, limit)
         else:
-            out = engine.rank([user_id], live, items)
-            page, removed = out.pages[0], out.removed
-        window = slice(offset, offset + limit)
-        ids, scores, sources = page.item_ids[window], page.scores[window], page.sources[window]
-        allowed = claim_served(control, policy, len(ids), now)
-        ids, scores, sources = ids[:allowed], scores[:allowed], sources[:allowed]
-        shown = [FeedItem(i, float(s), src, reason_for(view, query, i, src))
-                 for i, s, src in zip(ids, scores, sources, strict=True)]
-        end = offset + len(shown)
-        more = end < len(page.item_ids) and len(shown) == limit
+            page, removed, precomputed = self._personal(query, live, view, items, limit)
+        allowed = claim_served(control, policy, len(page.item_ids), now)
+        shown = [FeedItem(i, float(s), src, reason_for(view, query, i, src), at.offset + n + 1)
+                 for n, (i, s, src) in enumerate(zip(page.item_ids[:allowed],
+                                                     page.scores[:allowed],
+                                                     page.sources[:allowed], strict=True))]
+        if self.history is not None and policy.personalized:
+            served_at = stamp(now)
+            self.history.add([(user_id, item.item_id, served_at, request_id, item.position)
+                              for item in shown])
+        more = len(shown) == limit and (policy.daily_limit is None
+                                        or policy.served_today + allowed < policy.daily_limit)
         remaining = None
         if policy.daily_limit is not None:
             remaining = max(policy.daily_limit - policy.served_today - allowed, 0)
-        return FeedPage(shown, _encode(self.snapshot, end) if more else None, remaining,
-                        stored is not None, removed)
+        next_at = replace(at, offset=at.offset + len(shown), snapshot=self.snapshot,
+                          issued_s=now.timestamp())
+        return FeedPage(shown, self.keys.encode(next_at) if more else None, remaining,
+                        precomputed, removed, request_id)
 
-    def _stored(self, user_id: object, query) -> Page | None:
-        span = self._pages.get(user_id)
+    def _unpersonalized(self, user_id: object, live, items: LiveItems | None, at: Cursor,
+                        limit: int) -> tuple[Page, dict[str, int], bool]:
+        out = self.engine.rank([user_id], live, items)
+        page = out.pages[0]
+        window = slice(at.offset, at.offset + limit)
+        return (Page(user_id, page.item_ids[window], page.scores[window], page.sources[window],
+                     False), out.removed, False)
+
+    def _personal(self, query, live, view: View, items: LiveItems | None, limit: int
+                  ) -> tuple[Page, dict[str, int], bool]:
+        """The batch's page while it lasts (what is left of it once the session's
+        exclusions and the live policy are applied), continued by an online ranking."""
+        user_id, session = query.user_id, query.session
+        head, removed = Page(user_id, [], np.empty(0), []), {}
+        stored = self._stored(query)
+        if stored is not None:
+            head, removed = self._kept(stored, query, live, view)
+            head = _head(head, limit)
+            if len(head.item_ids) == limit:
+                return head, removed, True
+            taken = np.array([view.row_of(i) for i in head.item_ids], dtype=np.int64)
+            session = replace(session, served=np.concatenate([session.served, taken]))
+        out = self.engine.rank([user_id], live, items, {user_id: session})
+        page = _join(head, _head(out.pages[0], limit - len(head.item_ids)))
+        if len(page.item_ids) < limit and len(query.session.served):
+            page = self._refill(page, query, live, view, limit)
+        return page, {**out.removed, **removed}, bool(head.item_ids)
+
+    def _kept(self, stored: Page, query, live, view: View) -> tuple[Page, dict[str, int]]:
+        rows = np.array([view.row_of(i) for i in stored.item_ids], dtype=np.int64)
+        known = rows >= 0
+        keep, removed = servable(view, query, live, np.where(known, rows, 0))
+        keep &= known
+        return Page(stored.user_id, [i for i, k in zip(stored.item_ids, keep) if k],
+                    stored.scores[keep], [s for s, k in zip(stored.sources, keep) if k]), removed
+
+    def _refill(self, page: Page, query, live, view: View, limit: int) -> Page:
+        """Top a short page up with served items, oldest first, that the policy still
+        allows (nothing else is servable)."""
+        again = query.session.served  # oldest served first
+        ids = view.item_ids_of(again)
+        unserved = replace(query, session=Session(engaged=query.session.engaged,
+                                                  hidden=query.session.hidden))
+        keep, _ = servable(view, unserved, live, again)
+        extra = [i for i, k in zip(ids, keep) if k and i not in set(page.item_ids)]
+        extra = extra[: limit - len(page.item_ids)]
+        return Page(page.user_id, [*page.item_ids, *extra],
+                    np.concatenate([page.scores, np.zeros(len(extra))]),
+                    [*page.sources, *["served before"] * len(extra)])
+
+    def _stored(self, query) -> Page | None:
+        span = self._pages.get(query.user_id)
         if span is None or self._feeds is None or not query.policy.personalized:
             return None
         snap = self.engine.snap
         if query.row >= 0 and snap.user_vector_from_chat[query.row] \
                 and not query.policy.chat_history:
             return None
+        if query.session.reacted:
+            return None  # the user did something since that the batch could not know
         if self._live_creators and query.row >= 0:
             people = snap.people.values[snap.people.of(query.row)]
             if np.isin(people, list(self._live_creators)).any():
                 return None  # someone they follow made something since: rank it in
         part = self._feeds.slice(span[0], span[1] - span[0])
-        return Page(user_id, part["item_id"].to_list(), part["score"].to_numpy(),
+        return Page(query.user_id, part["item_id"].to_list(), part["score"].to_numpy(),
                     part["source"].to_list())
 
 
-def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
-    """A short why: the first of the sources that proposed the item, in order of how
-    personal an explanation it gives. `view`: what the page was ranked on (an engine
-    means its snapshot)."""
-    names = source.split(",")
-    if "similar" in names and query.row >= 0 and query.policy.personalized:
-        snap = view.snap if isinstance(view, Engine) else view
-        seen = snap.seen.values[snap.seen.of(query.row)]
-        row = snap.row_of(item_id)
-        if len(seen) and row >= 0 and snap.take("has_vector", np.array([row]))[0]:
-            vector = snap.take("item_vectors", np.array([row]))[0]
-            closest = seen[int(np.argmax(snap.item_vectors[seen] @ vector))]
-            return f"because you watched {snap.item_id_list[int(closest)]}"
-    for name in ("graph", "collaborative", "trending", "fresh"):
-        if name in names:
-            return REASONS[name]
-    return "recommended for you"
+def _head(page: Page, n: int) -> Page:
+    return Page(page.user_id, page.item_ids[:n], page.scores[:n], page.sources[:n],
+                page.personalized)
 
 
-def _manifest_snapshot(feeds_dir: Path) -> str | None:
-    try:
-        return json.loads((feeds_dir / "manifest.json").read_text()).get("snapshot")
-    except (OSError, ValueError):
-        return None
+def _join(first: Page, then: Page) -> Page:
+    return Page(first.user_id, [*first.item_ids, *then.item_ids],
+                np.concatenate([first.scores, then.scores]), [*first.sources, *then.sources],
+                then.personalized)
+

@@ -10,10 +10,10 @@ connections are not shared concurrently, only handed from thread to thread).
 from __future__ import annotations
 
 import queue
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from reelrank.control.connection import Connection, abandon
 from reelrank.home import DataHome
 
 __all__ = ["ControlPool"]
@@ -22,10 +22,10 @@ __all__ = ["ControlPool"]
 class ControlPool:
     def __init__(self, home: DataHome, keep: int) -> None:
         self.home = home
-        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=keep)
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=keep)
 
     @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
+    def connection(self) -> Iterator[Connection]:
         try:
             con = self._idle.get_nowait()
         except queue.Empty:
@@ -33,8 +33,7 @@ class ControlPool:
         try:
             yield con
         finally:
-            if con.in_transaction:  # a request that failed mid-transaction
-                con.execute("ROLLBACK")
+            abandon(con)  # a request that failed mid-transaction
             try:
                 self._idle.put_nowait(con)
             except queue.Full:

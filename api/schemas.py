@@ -36,6 +36,8 @@ class FeedItemOut(BaseModel):
     score: float
     source: str = Field(description="the candidate sources that proposed it, comma-separated")
     reason: str = Field(description="a short why, for the viewer")
+    position: int = Field(description="its place in this scroll, from 1 (the cursor carries "
+                          "the count so far)")
 
 
 class FeedOut(BaseModel):
@@ -43,6 +45,7 @@ class FeedOut(BaseModel):
     cursor: str | None = Field(description="pass back for the next page; null: no more")
     remaining_today: int | None = Field(
         description="items still allowed today under a guardian's scroll limit; null: none")
+    request_id: str = Field(description="this request's id, as served history records it")
 
 
 class EventIn(_Request):

@@ -45,8 +45,8 @@ from api.feed import FeedService
 from ranking.engine import Engine
 from ranking.policy import read_live
 from ranking.snapshot.reader import ServingSnapshot
+from reelrank.control.tokens import create_token, revoke_token
 from reelrank.home import DataHome
-from reelrank.tokens import create_token, revoke_token
 
 REELRANK = str(Path(sys.executable).parent / "reelrank")
 

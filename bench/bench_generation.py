@@ -23,13 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from _smoke import parse_args
 
-from generation._common import iso, utc_now
+from generation._common import utc_now
 from generation.requests import submit_generation
+from reelrank.control.items import new_generated_items
+from reelrank.control.queue import hold_queued, last_update, status_counts
 from reelrank.home import DataHome
 from reelrank.settings import Settings
 
@@ -44,7 +46,7 @@ def _one_run(root: Path, backend: str, jobs: int, workers: int) -> float:
         submit_generation(con, home.settings, requester_id=f"u{n % 50}",
                           prompt=f"benchmark clip {n}: a paper boat in the rain")
     gate = utc_now() + timedelta(seconds=GATE_S)
-    con.execute("UPDATE generation_requests SET not_before = ?", [iso(gate)])
+    hold_queued(con, gate)
     env = {**os.environ, "REELRANK_GENERATION_BACKEND": BACKENDS[backend]}
     procs = [subprocess.Popen([sys.executable, "-m", "generation", "--home", str(root),
                                "--embedder", "hashing", "--poll-s", "0.01"], env=env,
@@ -52,8 +54,7 @@ def _one_run(root: Path, backend: str, jobs: int, workers: int) -> float:
              for _ in range(workers)]
     try:
         while True:
-            (left,) = con.execute("SELECT count(*) FROM generation_requests "
-                                  "WHERE status != 'done'").fetchone()
+            left = sum(n for status, n in status_counts(con).items() if status != "done")
             if left == 0:
                 break
             if any(p.poll() is not None for p in procs):
@@ -64,13 +65,13 @@ def _one_run(root: Path, backend: str, jobs: int, workers: int) -> float:
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(30)
-    (items, distinct) = con.execute(
-        "SELECT count(*), count(DISTINCT request_id) FROM generated_items").fetchone()
+    made = new_generated_items(con, limit=jobs + 1)
+    items, distinct = len(made), len({r["request_id"] for r in made})
     if items != jobs or distinct != jobs:
         raise RuntimeError(f"{items} items for {jobs} jobs ({distinct} distinct)")
-    (last,) = con.execute("SELECT max(updated_at) FROM generation_requests").fetchone()
+    last = last_update(con)
     con.close()
-    return jobs / (datetime.fromisoformat(last) - gate).total_seconds()
+    return jobs / (last - gate).total_seconds()
 
 
 def main() -> None:

@@ -54,7 +54,6 @@ import math
 import os
 import resource
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -74,6 +73,8 @@ from ranking.index import IndexParams, ItemIndex
 from ranking.publish import publish_snapshot
 from ranking.snapshot.format import ENTITY_FILES, MANIFEST, write_manifest
 from ranking.snapshot.format import verify as _verify
+from reelrank.control.bulk import read_rows, replace_social_state
+from reelrank.control.connection import Connection, connect
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 
@@ -262,25 +263,24 @@ class Real:
                "cameo_granted": 1.0, "have": False}
         if path is None or not path.is_file():
             return out
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = connect(path, read_only=True)
         try:
-            grants = con.execute("SELECT owner_id, grantee_id, revoked_at IS NULL "
-                                 "FROM cameo_grants").fetchall()
+            grants = [(o, g, revoked is None)
+                      for o, g, _at, revoked, _up in read_rows(con, "cameo_grants")]
             for owner, _grantee, live in grants:
                 r = self.user_row.get(owner, -1)
                 if r >= 0:
                     out["live" if live else "revoked"][r] += 1
-            for user, chat in con.execute("SELECT user_id, chat_personalization "
-                                          "FROM user_settings"):
+            for user, chat, _up in read_rows(con, "user_settings"):
                 r = self.user_row.get(user, -1)
                 if r >= 0:
                     out["chat"][r] = bool(chat)
-            for row in con.execute("SELECT child_id, personalization, scroll_limit, "
-                                   "scroll_override, override_day, dm_policy FROM guardians"):
+            for row in read_rows(con, "guardians"):
+                # (personalization, scroll_limit, scroll_override, override_day, dm_policy)
                 r = self.user_row.get(row[0], -1)
                 if r >= 0:
-                    out["guardian"][r] = row[1:]
-            for (user,) in con.execute("SELECT user_id FROM user_blocks"):
+                    out["guardian"][r] = row[2:7]
+            for user, _blocked, _at in read_rows(con, "user_blocks"):
                 r = self.user_row.get(user, -1)
                 if r >= 0:
                     out["blocks"][r] += 1
@@ -300,7 +300,7 @@ class Real:
 
 
 def build(real: Real, n_items: int, n_users: int, seed: int, clusters: int, out_root: Path,
-          control: sqlite3.Connection | None) -> Path:
+          control: Connection | None) -> Path:
     rng = np.random.default_rng(seed)
     N, U = n_items, n_users
     as_of = real.manifest["as_of"]
@@ -692,7 +692,7 @@ def _write_vectors(path: Path, key: str, ids: pl.Series, matrix: np.ndarray,
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
 
 
-def _control(con: sqlite3.Connection, real: Real, rng: np.random.Generator, tu: np.ndarray,
+def _control(con: Connection, real: Real, rng: np.random.Generator, tu: np.ndarray,
              user_ids: pl.Series, creators: np.ndarray,
              grants: tuple[np.ndarray, np.ndarray, np.ndarray], as_of_s: float) -> None:
     """Replace the scaled home's chat settings, guardian rules, blocks and cameo grants
@@ -721,24 +721,8 @@ def _control(con: sqlite3.Connection, real: Real, rng: np.random.Generator, tu: 
     b_target = creators[rng.integers(len(creators), size=len(b_user))]
     blocks = {(ids[u], ids[b], stamp) for u, b in zip(b_user.tolist(), b_target.tolist())
               if u != b}
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        for table in ("cameo_grants", "user_settings", "guardians", "user_blocks",
-                      "served_today"):
-            con.execute(f"DELETE FROM {table}")
-        con.executemany("INSERT INTO cameo_grants (owner_id, grantee_id, granted_at, "
-                        "revoked_at, updated_at) VALUES (?, ?, ?, ?, ?)", rows)
-        con.executemany("INSERT INTO user_settings (user_id, chat_personalization, "
-                        "updated_at) VALUES (?, ?, ?)", settings)
-        con.executemany("INSERT INTO guardians (child_id, guardian_id, personalization, "
-                        "scroll_limit, scroll_override, override_day, dm_policy, linked_at, "
-                        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", guardians)
-        con.executemany("INSERT INTO user_blocks (user_id, blocked_id, created_at) "
-                        "VALUES (?, ?, ?)", sorted(blocks))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    replace_social_state(con, {"cameo_grants": rows, "user_settings": settings,
+                               "guardians": guardians, "user_blocks": sorted(blocks)})
     live = sum(1 for g in rows if g[3] is None)
     say(f"control store: {live:,} live grants ({live / U:.2f} per user; real "
         f"{c['live'].sum() / real.n_users:.2f}), {len(rows) - live:,} revoked, {len(settings):,} settings, "
@@ -830,11 +814,7 @@ def _scale(parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path)
     control = None if args.empty_control else data_home.control()
     if control is None:
         con = data_home.control()
-        con.execute("BEGIN IMMEDIATE")
-        for table in ("cameo_grants", "user_settings", "guardians", "user_blocks",
-                      "served_today"):
-            con.execute(f"DELETE FROM {table}")
-        con.execute("COMMIT")
+        replace_social_state(con, {})
         con.close()
     started = time.perf_counter()
     try:

@@ -42,7 +42,8 @@ __all__ = [
     "topic_centroids",
 ]
 
-# Tables purge_opted_out deletes from, and which rows of a not-opted-in user go.
+# Tables purge_opted_out deletes from, and which rows of a not-opted-in user go (SQL
+# conditions on the table's own columns; the users to keep come from a registered view).
 _PURGED: tuple[tuple[str, str], ...] = (
     ("chat_interests", "true"),
     ("chat_topic_weights", "true"),
@@ -155,6 +156,7 @@ def build_chat_interests(con: duckdb.DuckDBPyConnection, embedder: Embedder,
     con.register("_interests", pa.table({"user_id": users, "embedding": vectors}))
     with transaction(con):
         con.execute("DROP TABLE IF EXISTS chat_interests")
+        # The vector width is part of the column type: an int, never a parameter.
         con.execute("CREATE TABLE chat_interests AS SELECT i.user_id, "
                     f"i.embedding::FLOAT[{int(dim)}] AS embedding, s.n_snippets, s.updated_at "
                     "FROM _interests i JOIN (SELECT user_id, count(*)::INTEGER AS n_snippets, "

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from scipy import sparse
 
 from features.embeddings import Embedder
+from features.sql import Params, Query, as_query
 
 __all__ = [
     "EMBEDDING_POINTS",
@@ -50,7 +51,9 @@ EMBEDDING_POINTS: dict[str, float] = {
     "completes": 1.0, "likes": 2.0, "comments": 2.0, "shares": 3.0, "remixes": 3.0,
     "follows": 2.0, "skips": -0.5, "not_interested": -3.0,
 }
-_WS = "[ \t\n\r\f\v]+"  # ASCII whitespace, spelled out so RE2 and Python agree
+# ASCII whitespace, as escapes that RE2 and Python read alike; `normalised_text_sql` spells
+# the same pattern inside its SQL text (a test holds the two hashes equal).
+_WS = r"[ \t\n\r\f\v]+"
 _CHUNK_ROWS = 2048  # texts per encode call: progress cadence and crash-resume granularity
 _VECTOR_CHUNK = 65_536  # embeddings held in memory at once by `weighted_sums` (~100 MB at 384-d)
 
@@ -76,8 +79,9 @@ def content_hash(text: str) -> str:
 
 
 def normalised_text_sql(column: str) -> str:
-    """SQL expression normalising `column` exactly as `content_hash` does."""
-    return f"trim(regexp_replace(nfc_normalize({column}), '{_WS}', ' ', 'g'), ' ')"
+    """SQL expression normalising `column` (a column name) exactly as `content_hash` does."""
+    return (f"trim(regexp_replace(nfc_normalize({column}), "
+            r"'[ \t\n\r\f\v]+', ' ', 'g'), ' ')")
 
 
 @contextmanager
@@ -121,23 +125,27 @@ def _fixed(matrix: np.ndarray) -> pa.FixedSizeListArray:
                                              matrix.shape[1])
 
 
-def cache_embeddings(con: duckdb.DuckDBPyConnection, embedder: Embedder, source: str, *,
-                     progress: Progress | None = None) -> int:
-    """Embed every distinct normalised `text` of `source` (SQL built by this package) missing
-    from `embedding_cache` for this model; returns how many texts were embedded.
+def cache_embeddings(con: duckdb.DuckDBPyConnection, embedder: Embedder,
+                     source: str | Query, *, progress: Progress | None = None) -> int:
+    """Embed every distinct normalised `text` of `source` (SQL built by this package: a
+    `Query` with its named parameters, or plain text with none) missing from
+    `embedding_cache` for this model; returns how many texts were embedded.
 
     Each chunk commits on its own, so an interrupted run resumes where it stopped.
     """
     dim = embedder.dim
     if not _vector_table_ok(con, "embedding_cache", dim):
+        # A column type cannot be a parameter: the width is an int, never text.
         con.execute("CREATE TABLE embedding_cache (model_id VARCHAR, content_hash VARCHAR, "
                     f"embedding FLOAT[{int(dim)}], PRIMARY KEY (model_id, content_hash))")
     norm = normalised_text_sql("text")
+    p = Params({"model_id": embedder.model_id})
+    texts = p.add(as_query(source))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _to_embed AS SELECT row_number() OVER (ORDER BY h) - 1 "
         f"AS n, h AS content_hash, t AS text FROM (SELECT DISTINCT sha256({norm}) AS h, {norm} "
-        f"AS t FROM ({source}) s WHERE text IS NOT NULL) d WHERE NOT EXISTS (SELECT 1 FROM "
-        "embedding_cache c WHERE c.model_id = ? AND c.content_hash = d.h)", [embedder.model_id])
+        f"AS t FROM ({texts}) s WHERE text IS NOT NULL) d WHERE NOT EXISTS (SELECT 1 FROM "
+        "embedding_cache c WHERE c.model_id = $model_id AND c.content_hash = d.h)", p.values)
     total = con.execute("SELECT count(*) FROM _to_embed").fetchall()[0][0]
     started = time.monotonic()
     for lo in range(0, total, _CHUNK_ROWS):
@@ -170,7 +178,8 @@ def embed_items(con: duckdb.DuckDBPyConnection, embedder: Embedder,
                 f"sha256({normalised_text_sql('text')}) AS content_hash FROM items "
                 "WHERE text IS NOT NULL")
     if not _vector_table_ok(con, "item_embeddings", embedder.dim):
-        # item_id takes the type `items` uses (BIGINT or VARCHAR, chosen per data home).
+        # item_id takes the type `items` uses (BIGINT or VARCHAR, chosen per data home); the
+        # vector width is part of the column type, which cannot be a parameter.
         con.execute("CREATE TABLE item_embeddings AS SELECT item_id, NULL::VARCHAR AS model_id, "
                     "NULL::VARCHAR AS content_hash, "
                     f"NULL::FLOAT[{int(embedder.dim)}] AS embedding FROM items WHERE false")
@@ -192,28 +201,33 @@ def embed_items(con: duckdb.DuckDBPyConnection, embedder: Embedder,
                        items_removed=int(removed))
 
 
-def weighted_sums(con: duckdb.DuckDBPyConnection, pairs: str, vectors: str, dim: int
-                  ) -> tuple[pa.Array, np.ndarray]:
+def weighted_sums(con: duckdb.DuckDBPyConnection, pairs: str | Query, vectors: str | Query,
+                  dim: int) -> tuple[pa.Array, np.ndarray]:
     """For each owner, the sum of weight x vector over its (owner, vkey, weight) rows in
-    `pairs`, with vectors from `vectors` (vkey, embedding); both are SQL built by this package.
+    `pairs`, with vectors from `vectors` (vkey, embedding); both are SQL built by this package
+    (a `Query` with its named parameters, or plain text with none).
 
     Returns the owners (Arrow, keeping the id type) and a float32 (owners x dim) matrix. Pairs
     whose key has no vector are ignored; duplicate pairs add up.
     """
+    vectors = as_query(vectors)
+    both = Params()
+    pair_rows, vector_rows = both.add(as_query(pairs)), both.add(vectors)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _pairs AS SELECT owner, vkey, weight, "
         "dense_rank() OVER (ORDER BY owner) - 1 AS oi, dense_rank() OVER (ORDER BY vkey) - 1 "
-        f"AS ki FROM (SELECT owner, vkey, sum(weight) AS weight FROM ({pairs}) p "
-        f"WHERE vkey IN (SELECT vkey FROM ({vectors}) v) GROUP BY ALL) q")
+        f"AS ki FROM (SELECT owner, vkey, sum(weight) AS weight FROM ({pair_rows}) p "
+        f"WHERE vkey IN (SELECT vkey FROM ({vector_rows}) v) GROUP BY ALL) q", both.values)
     owners = con.sql("SELECT DISTINCT oi, owner FROM _pairs ORDER BY oi").to_arrow_table()
     n_keys = con.execute("SELECT coalesce(max(ki) + 1, 0) FROM _pairs").fetchall()[0][0]
     sums = np.zeros((owners.num_rows, dim), dtype=np.float32)
     for lo in range(0, n_keys, _VECTOR_CHUNK):
         hi = min(lo + _VECTOR_CHUNK, n_keys)
+        chunk_params = Params(vectors.params, {"lo": lo, "hi": hi})
         found = con.sql(
-            "SELECT k.ki, v.embedding FROM (SELECT DISTINCT vkey, ki FROM _pairs WHERE ki >= ? "
-            f"AND ki < ?) k JOIN ({vectors}) v ON v.vkey = k.vkey", params=[lo, hi]
-        ).to_arrow_table()
+            "SELECT k.ki, v.embedding FROM (SELECT DISTINCT vkey, ki FROM _pairs WHERE "
+            f"ki >= $lo AND ki < $hi) k JOIN ({vectors.sql}) v ON v.vkey = k.vkey",
+            params=chunk_params.values).to_arrow_table()
         chunk = np.zeros((hi - lo, dim), dtype=np.float32)
         chunk[found.column("ki").to_numpy() - lo] = _vectors(found, "embedding", dim)
         rows = con.sql("SELECT oi, ki, weight FROM _pairs WHERE ki >= ? AND ki < ?",
@@ -266,11 +280,13 @@ def user_embeddings(con: duckdb.DuckDBPyConnection, as_of: date, half_life_days:
         raise ValueError(f"chat_weight must be in [0, 1], got {chat_weight}")
     _check_dim(con, "item_embeddings", dim)
     has_chat = _check_dim(con, "chat_interests", dim) and chat_weight > 0
-    points = " + ".join(f"{p!r} * {col}" for col, p in EMBEDDING_POINTS.items())
+    p = Params({"as_of": as_of, "half_life": float(half_life_days)})
+    points = " + ".join(f"{p.bind(f'points_{col}', float(pts))} * {col}"
+                        for col, pts in EMBEDDING_POINTS.items())
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _user_item AS SELECT user_id AS owner, item_id AS vkey, "
-        f"sum(({points}) * pow(0.5, (?::DATE - day) / ?)) AS weight FROM engagement_daily "
-        "WHERE day < ? GROUP BY ALL HAVING weight > 0", [as_of, float(half_life_days), as_of])
+        f"sum(({points}) * pow(0.5, ($as_of::DATE - day) / $half_life)) AS weight "
+        "FROM engagement_daily WHERE day < $as_of GROUP BY ALL HAVING weight > 0", p.values)
     users, vectors = weighted_sums(
         con, "SELECT * FROM _user_item",
         "SELECT item_id AS vkey, embedding FROM item_embeddings", dim)
@@ -296,6 +312,7 @@ def user_embeddings(con: duckdb.DuckDBPyConnection, as_of: date, half_life_days:
                     "from_chat": from_chat[keep]})
     with transaction(con):
         if not _vector_table_ok(con, "user_embeddings", dim):
+            # The vector width is part of the column type: an int, never a parameter.
             con.execute("CREATE TABLE user_embeddings AS SELECT user_id, NULL::DATE AS as_of, "
                         f"NULL::FLOAT[{int(dim)}] AS embedding, NULL::BOOLEAN AS from_chat "
                         "FROM engagement_daily WHERE false")

@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 
+from features.sql import Params, Query, as_query
+
 __all__ = [
     "ACTIONS",
     "ENTITIES",
@@ -108,20 +110,23 @@ def rollup_days(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> int:
     casting TIMESTAMPTZ to DATE goes through ICU for every row, a second per 50M events.
     """
     ensure_engagement_daily(con)
-    counts = ", ".join(f"count(*) FILTER (WHERE event_type = '{kind}')::INTEGER AS {col}"
-                       for col, kind in ACTIONS)
+    p = Params()
+    # Column names come from ACTIONS; the event types they count are parameters.
+    counts = ", ".join(f"count(*) FILTER (WHERE event_type = {p.bind(f'kind_{col}', kind)})"
+                       f"::INTEGER AS {col}" for col, kind in ACTIONS)
+    insert = (
+        "INSERT INTO engagement_daily SELECT DATE '1970-01-01' + "
+        f"(epoch_us(ts) // {p.bind('us_per_day', _US_PER_DAY)})::INTEGER AS day, user_id, "
+        f"item_id, {counts}, coalesce(sum(watch_ms) FILTER (WHERE event_type = 'impression'), "
+        "0)::BIGINT, CASE WHEN min(region) = 'unknown' THEN 'unknown' ELSE "
+        "split_part(min(region), '-', 1) END, min(region) FROM events "
+        "WHERE ts >= $start AND ts < $end GROUP BY ALL")
     written = 0
     for first, last in _runs(sorted(set(days))):
         start = datetime.combine(first, time(), tzinfo=UTC)
         end = datetime.combine(last, time(), tzinfo=UTC) + timedelta(days=1)
         con.execute("DELETE FROM engagement_daily WHERE day >= ? AND day <= ?", [first, last])
-        con.execute(
-            "INSERT INTO engagement_daily SELECT DATE '1970-01-01' + "
-            f"(epoch_us(ts) // {_US_PER_DAY})::INTEGER AS day, user_id, item_id, {counts}, "
-            "coalesce(sum(watch_ms) FILTER (WHERE event_type = 'impression'), 0)::BIGINT, "
-            "CASE WHEN min(region) = 'unknown' THEN 'unknown' ELSE split_part(min(region), '-', "
-            "1) END, min(region) FROM events WHERE ts >= ? AND ts < ? "
-            "GROUP BY ALL", [start, end])
+        con.execute(insert, {**p.values, "start": start, "end": end})
         written += con.execute("SELECT count(*) FROM engagement_daily WHERE day >= ? AND "
                                "day <= ?", [first, last]).fetchall()[0][0]
     return int(written)
@@ -176,27 +181,31 @@ def _rows(entity: Entity, where: str) -> str:
             f"{source} GROUP BY ALL")
 
 
-def _points(alias: str) -> str:
-    return " + ".join(f"{p} * {alias}.{col}" for col, p in POINTS.items() if p)
+def _points(alias: str, p: Params) -> str:
+    return " + ".join(f"{p.bind(f'points_{col}', float(pts))} * {alias}.{col}"
+                      for col, pts in POINTS.items() if pts)
 
 
-def _aggregates(entity: Entity, windows: Sequence[int], as_of: str, half_life_days: float
-                ) -> list[str]:
+def _window(w: int, p: Params) -> str:
+    """The placeholder of window length `w` (also part of column names, hence an int)."""
+    return p.bind(f"w{int(w)}", int(w))
+
+
+def _aggregates(entity: Entity, windows: Sequence[int], as_of: str, p: Params) -> list[str]:
     """The window aggregates over rows `h` for a row whose as-of date is `as_of` (SQL)."""
     aggs = []
     for w in windows:
-        in_w = f"h.day >= {as_of} - {int(w)}"
-        aggs.append(f"sum(h.impressions) FILTER (WHERE {in_w}) AS imp_{w}")
-        aggs.append(f"sum(h.watch_s) FILTER (WHERE {in_w}) AS watch_{w}")
-        aggs += [f"sum(h.{r}) FILTER (WHERE {in_w}) AS {r}_{w}" for r in entity.rates]
-    aggs.append(f"sum(({_points('h')}) * pow(0.5, ({as_of} - h.day) / "
-                f"{float(half_life_days)})) AS decayed")
+        in_w = f"h.day >= {as_of} - {_window(w, p)}"
+        aggs.append(f"sum(h.impressions) FILTER (WHERE {in_w}) AS imp_{int(w)}")
+        aggs.append(f"sum(h.watch_s) FILTER (WHERE {in_w}) AS watch_{int(w)}")
+        aggs += [f"sum(h.{r}) FILTER (WHERE {in_w}) AS {r}_{int(w)}" for r in entity.rates]
+    aggs.append(f"sum(({_points('h', p)}) * pow(0.5, ({as_of} - h.day) / $half_life)) "
+                "AS decayed")
     aggs.append(f"min({as_of} - h.day) AS days_since_last")
     return aggs
 
 
-def _snapshot_grouped(entity: Entity, windows: Sequence[int], as_of: date,
-                      half_life_days: float) -> str:
+def _snapshot_grouped(entity: Entity, windows: Sequence[int], p: Params) -> str:
     """`_aggregates` for one as-of date, over rows chosen by how many keys there are.
 
     Measured on 30M and 50M-event worlds: for single-key entities (users, items, creators),
@@ -205,8 +214,8 @@ def _snapshot_grouped(entity: Entity, windows: Sequence[int], as_of: date,
     region x item), nearly every rollup row is its own (pair, day), so that extra group-by
     costs more than it saves and the filters run on the rollup rows directly.
     """
-    day = f"DATE '{as_of.isoformat()}'"
-    where = f"d.day < {day} AND d.day >= {day} - {int(max(windows))}"
+    day = "$as_of"
+    where = f"d.day < {day} AND d.day >= {day} - $longest"
     if _per_pair(entity):
         keys, source = _keyed(entity, where)
         # DOUBLE before summing: DuckDB sums integers into 128-bit integers, more slowly.
@@ -214,7 +223,7 @@ def _snapshot_grouped(entity: Entity, windows: Sequence[int], as_of: date,
         rows = f"SELECT {keys}, d.day, {measures}, d.watch_ms / 1000.0 AS watch_s {source}"
     else:
         rows = _rows(entity, where)
-    aggs = _aggregates(entity, windows, day, half_life_days)
+    aggs = _aggregates(entity, windows, day, p)
     key_list = ", ".join(f"h.{k}" for k in entity.keys)
     return f"SELECT {day} AS as_of, {key_list}, {', '.join(aggs)} FROM ({rows}) h GROUP BY ALL"
 
@@ -224,26 +233,25 @@ def _per_pair(entity: Entity) -> bool:
     return len(entity.keys) > 1
 
 
-def _priors(as_of_dates: str, windows: Sequence[int], rates: Sequence[str]) -> str:
+def _priors(as_of_dates: str, windows: Sequence[int], rates: Sequence[str], p: Params) -> str:
     """Global rates per as-of date over all rollup rows in each window: the smoothing target.
     Computed from everything, never from the queried rows, so a training batch and the
     serving snapshot smooth toward the same value."""
-    longest = max(windows)
     sums = ", ".join(f"sum(d.{r})::DOUBLE AS {r}" for r in rates)
     totals = (f"SELECT day, sum(impressions)::DOUBLE AS impressions, {sums} "
               "FROM engagement_daily d GROUP BY day")
     columns = ", ".join(
-        f"coalesce(sum(t.{r}) FILTER (WHERE t.day >= a.as_of - {int(w)}) / nullif(sum("
-        f"t.impressions) FILTER (WHERE t.day >= a.as_of - {int(w)}), 0), 0) AS {r}_{w}"
-        for w in windows for r in rates)
+        f"coalesce(sum(t.{r}) FILTER (WHERE t.day >= a.as_of - {_window(w, p)}) / nullif(sum("
+        f"t.impressions) FILTER (WHERE t.day >= a.as_of - {_window(w, p)}), 0), 0) "
+        f"AS {r}_{int(w)}" for w in windows for r in rates)
     return (f"SELECT a.as_of, {columns} FROM ({as_of_dates}) a LEFT JOIN ({totals}) t "
-            f"ON t.day < a.as_of AND t.day >= a.as_of - {int(longest)} GROUP BY a.as_of")
+            "ON t.day < a.as_of AND t.day >= a.as_of - $longest GROUP BY a.as_of")
 
 
 def windowed_features(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
-    query: str | None = None,
+    query: str | Query | None = None,
     *,
     as_of: date | None = None,
     windows: Sequence[int],
@@ -252,44 +260,50 @@ def windowed_features(
 ) -> duckdb.DuckDBPyRelation:
     """Features from rollup days strictly before each row's as-of date.
 
-    Either `query` (SQL with `as_of` DATE and the entity's keys: point-in-time rows, each
+    Either `query` (rows with `as_of` DATE and the entity's keys: point-in-time rows, each
     with its own date) or `as_of` (every entity active in the longest window before that
     date: the serving snapshot, computed in one scan). Both paths compute the same values
     (a test holds them equal) and share the rate, smoothing and output expressions.
-    `query` is SQL text built by this package, never user input.
+    `query` is SQL built by this package or its callers, never user input; a `Query` carries
+    the values it needs as named parameters (plain text, the older form, has none). Every
+    value here is a bound parameter, so the relation returned composes like any other.
     """
     if (query is None) == (as_of is None):
         raise ValueError("pass exactly one of `query` or `as_of`")
-    longest = int(max(windows))
+    p = Params({"longest": int(max(windows)), "half_life": float(half_life_days)})
     keys = entity.keys
     if query is not None:
+        rows = p.add(as_query(query))
         on = " AND ".join(f"h.{k} = q.{k}" for k in keys)
-        min_day = f"(SELECT min(as_of) FROM ({query}) mq) - {longest}"
-        aggs = _aggregates(entity, windows, "q.as_of", half_life_days)
+        min_day = f"(SELECT min(as_of) FROM ({rows}) mq) - $longest"
+        aggs = _aggregates(entity, windows, "q.as_of", p)
         grouped = (
             f"SELECT q.as_of, {', '.join(f'q.{k}' for k in keys)}, {', '.join(aggs)} "
-            f"FROM ({query}) q LEFT JOIN ({_rows(entity, f'd.day >= {min_day}')}) h "
-            f"ON {on} AND h.day < q.as_of AND h.day >= q.as_of - {longest} GROUP BY ALL")
-        dates = f"SELECT DISTINCT as_of FROM ({query}) dq"
+            f"FROM ({rows}) q LEFT JOIN ({_rows(entity, f'd.day >= {min_day}')}) h "
+            f"ON {on} AND h.day < q.as_of AND h.day >= q.as_of - $longest GROUP BY ALL")
+        dates = f"SELECT DISTINCT as_of FROM ({rows}) dq"
     else:
-        grouped = _snapshot_grouped(entity, windows, as_of, half_life_days)
-        dates = f"SELECT DATE '{as_of.isoformat()}' AS as_of"
+        p.bind("as_of", as_of)
+        grouped = _snapshot_grouped(entity, windows, p)
+        dates = "SELECT $as_of AS as_of"
     prefix = entity.name
     out = ["g.as_of", *[f"g.{k}" for k in keys]]
-    strength = float(prior_strength)
-    for w in windows:
+    if entity.smoothed:
+        p.bind("strength", float(prior_strength))
+    for w in map(int, windows):  # window lengths name columns: ints, never text
         out.append(f"coalesce(g.imp_{w}, 0) AS {prefix}_impressions_{w}d")
         out.append(f"coalesce(g.watch_{w}, 0) AS {prefix}_watch_s_{w}d")
         for r in entity.rates:
             if entity.smoothed:
                 # Beta smoothing toward the global rate: a new item with 2 impressions and
                 # 2 likes is not a 100% like-rate item.
-                out.append(f"(coalesce(g.{r}_{w}, 0) + {strength} * p.{r}_{w}) / "
-                           f"(coalesce(g.imp_{w}, 0) + {strength}) AS {prefix}_{r}_rate_{w}d")
+                out.append(f"(coalesce(g.{r}_{w}, 0) + $strength * p.{r}_{w}) / "
+                           f"(coalesce(g.imp_{w}, 0) + $strength) AS {prefix}_{r}_rate_{w}d")
             else:
                 out.append(f"g.{r}_{w} / nullif(g.imp_{w}, 0) AS {prefix}_{r}_rate_{w}d")
     out.append(f"coalesce(g.decayed, 0) AS {prefix}_engagement_decayed")
     out.append(f"g.days_since_last AS {prefix}_days_since_last")
-    priors = (f"JOIN ({_priors(dates, windows, entity.rates)}) p ON p.as_of = g.as_of"
+    priors = (f"JOIN ({_priors(dates, windows, entity.rates, p)}) p ON p.as_of = g.as_of"
               if entity.smoothed else "")
-    return con.sql(f"WITH grouped AS ({grouped}) SELECT {', '.join(out)} FROM grouped g {priors}")
+    return con.sql(f"WITH grouped AS ({grouped}) SELECT {', '.join(out)} FROM grouped g {priors}",
+                   params=p.values)

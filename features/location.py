@@ -12,26 +12,29 @@ from datetime import date
 import duckdb
 
 from features.engagement import ENTITIES, windowed_features
+from features.sql import Params, Query, as_query
 
 __all__ = ["home_regions", "regional_popularity"]
 
 
-def home_regions(con: duckdb.DuckDBPyConnection, query: str, *, window_days: int
+def home_regions(con: duckdb.DuckDBPyConnection, query: str | Query, *, window_days: int
                  ) -> duckdb.DuckDBPyRelation:
     """(as_of, user_id, home_country, home_region, home_region_share) per query row.
 
     The home region is where most of the user's impressions came from in the window before
     `as_of` ("unknown" places ignored). Without located activity it falls back to the
     country the user declared at signup, with that country as region; else "unknown".
-    `query` is SQL text built by this package, with columns user_id and as_of.
+    `query` gives the rows (columns user_id and as_of): SQL built by this package or its
+    callers, a `Query` with the named parameters it uses (plain text, the older form, has none).
     """
-    window = int(window_days)
+    p = Params({"window": int(window_days)})
+    rows = p.add(as_query(query))
     return con.sql(f"""
-        WITH q AS ({query}),
+        WITH q AS ({rows}),
         seen AS (
             SELECT q.as_of, q.user_id, d.country, d.region, sum(d.impressions) AS n
             FROM q JOIN engagement_daily d ON d.user_id = q.user_id
-                AND d.day < q.as_of AND d.day >= q.as_of - {window}
+                AND d.day < q.as_of AND d.day >= q.as_of - $window
             WHERE d.region <> 'unknown'
             GROUP BY ALL
         ),
@@ -48,7 +51,7 @@ def home_regions(con: duckdb.DuckDBPyConnection, query: str, *, window_days: int
         FROM q
         LEFT JOIN ranked r ON r.user_id = q.user_id AND r.as_of = q.as_of AND r.pos = 1
         LEFT JOIN users u ON u.user_id = q.user_id
-    """)
+    """, params=p.values)
 
 
 def regional_popularity(con: duckdb.DuckDBPyConnection, as_of: date, *, window_days: int,
@@ -65,6 +68,7 @@ def regional_popularity(con: duckdb.DuckDBPyConnection, as_of: date, *, window_d
                               half_life_days=half_life_days, prior_strength=prior_strength)
     con.register("_regional", feats)
     try:
+        # The window is part of the column names (an int); the cut-off is a parameter.
         return con.sql(f"""
             SELECT as_of, region, item_id, impressions, score, rank FROM (
                 SELECT as_of, region, item_id,
@@ -74,8 +78,8 @@ def regional_popularity(con: duckdb.DuckDBPyConnection, as_of: date, *, window_d
                        row_number() OVER (PARTITION BY as_of, region
                                           ORDER BY score DESC, item_id) AS rank
                 FROM _regional)
-            WHERE rank <= {int(top_k)}
-        """).materialize()
+            WHERE rank <= $top_k
+        """, params={"top_k": int(top_k)}).materialize()
     finally:
         con.unregister("_regional")
 

@@ -14,6 +14,7 @@ import duckdb
 
 from features.engagement import ENTITIES, windowed_features
 from features.location import home_regions, regional_popularity
+from features.sql import Query
 from reelrank.settings import Settings
 
 __all__ = [
@@ -81,7 +82,7 @@ def feature_relation(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: 
             half_life_days=p.half_life_days, prior_strength=p.prior_strength)
     if name == "home_region":
         return home_regions(
-            con, f"SELECT user_id, DATE '{as_of.isoformat()}' AS as_of FROM users",
+            con, Query("SELECT user_id, $as_of AS as_of FROM users", {"as_of": as_of}),
             window_days=p.home_window_days)
     if name == "regional_popularity":
         return regional_popularity(
@@ -94,7 +95,7 @@ def feature_relation(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: 
 def build_table(con: duckdb.DuckDBPyConnection, name: str, as_of: date, params: SnapshotParams
                 ) -> int:
     """Replace the snapshot table of feature set `name` with features as of `as_of`."""
-    table = SNAPSHOT_TABLES[name]
+    table = SNAPSHOT_TABLES[name]  # a name from the fixed SNAPSHOT_TABLES, not input
     relation = feature_relation(con, name, as_of, params)
     con.execute("BEGIN")
     try:

@@ -15,37 +15,44 @@ import duckdb
 from features.engagement import ENTITIES, windowed_features
 from features.location import home_regions
 from features.snapshot import PAIRS
+from features.sql import Query, as_query
 
-__all__ = ["GRADES", "label_sql", "point_in_time"]
+__all__ = ["GRADES", "label_query", "point_in_time"]
 
 # Graded relevance of an impression: the best thing the viewer did with it.
 GRADES = {"negative": 0, "view": 1, "complete": 2, "like": 3, "share": 4}
 
-
-def label_sql(start: date, end: date) -> str:
-    """Labelled impressions on days [start, end) as SQL text (dates inlined as literals
-    from `date` objects, never from user text)."""
-    return f"""
-        SELECT d.day AS as_of, d.user_id, d.item_id, i.creator_id, i.topic,
-            CASE WHEN d.shares + d.remixes > 0 THEN {GRADES['share']}
-                 WHEN d.likes + d.comments + d.follows > 0 THEN {GRADES['like']}
-                 WHEN d.reports + d.not_interested > 0 THEN {GRADES['negative']}
-                 WHEN d.completes > 0 THEN {GRADES['complete']}
-                 WHEN d.skips > 0 THEN {GRADES['negative']}
-                 ELSE {GRADES['view']} END AS label
-        FROM engagement_daily d JOIN items i ON i.item_id = d.item_id
-        WHERE d.impressions > 0
-          AND d.day >= DATE '{start.isoformat()}' AND d.day < DATE '{end.isoformat()}'
-    """
+_LABELS = """
+    SELECT d.day AS as_of, d.user_id, d.item_id, i.creator_id, i.topic,
+        CASE WHEN d.shares + d.remixes > 0 THEN $grade_share
+             WHEN d.likes + d.comments + d.follows > 0 THEN $grade_like
+             WHEN d.reports + d.not_interested > 0 THEN $grade_negative
+             WHEN d.completes > 0 THEN $grade_complete
+             WHEN d.skips > 0 THEN $grade_negative
+             ELSE $grade_view END AS label
+    FROM engagement_daily d JOIN items i ON i.item_id = d.item_id
+    WHERE d.impressions > 0 AND d.day >= $start AND d.day < $end
+"""
 
 
-def point_in_time(con: duckdb.DuckDBPyConnection, labels: str, *, windows: Sequence[int],
-                  pair_windows: Sequence[int], half_life_days: float, prior_strength: float,
-                  home_window_days: int) -> duckdb.DuckDBPyRelation:
+def label_query(start: date, end: date) -> Query:
+    """Labelled impressions on days [start, end), for `point_in_time`."""
+    grades = {f"grade_{name}": grade for name, grade in GRADES.items()}
+    return Query(_LABELS, {**grades, "start": start, "end": end})
+
+
+def point_in_time(con: duckdb.DuckDBPyConnection, labels: str | Query, *,
+                  windows: Sequence[int], pair_windows: Sequence[int], half_life_days: float,
+                  prior_strength: float, home_window_days: int) -> duckdb.DuckDBPyRelation:
     """Labelled rows (`labels`: as_of, user_id, item_id, creator_id, topic, label) with every
     feature as of the row's own day. Rows keep their order-independent identity
-    (as_of, user_id, item_id)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _labels AS {labels}")
+    (as_of, user_id, item_id).
+
+    `labels` is SQL built by this package or its callers: a `Query` (e.g. `label_query`)
+    with the named parameters it uses, or plain text (the older form) with none.
+    """
+    labels = as_query(labels)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _labels AS {labels.sql}", dict(labels.params))
     kw = {"half_life_days": half_life_days, "prior_strength": prior_strength}
     parts = {}
     for name in ("user", "item", "creator", "user_creator", "user_topic"):

@@ -10,13 +10,13 @@ and another worker claimed the job), `lost` is set, which the backend sees throu
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from types import TracebackType
 from typing import Self
 
 from generation._common import Clock
 from generation.queue import Job, renew
+from reelrank.control.connection import TRANSIENT_ERRORS, Connection
 from reelrank.settings import Settings
 
 __all__ = ["LeaseKeeper"]
@@ -27,7 +27,7 @@ _log = logging.getLogger(__name__)
 class LeaseKeeper:
     """Context manager: renews `job`'s lease until exit or until the lease is lost."""
 
-    def __init__(self, con: sqlite3.Connection, settings: Settings, job: Job, clock: Clock
+    def __init__(self, con: Connection, settings: Settings, job: Job, clock: Clock
                  ) -> None:
         """`con` is used only from the keeper's thread, and only until exit: a worker keeps one
         for all its keepers, as they run one at a time."""
@@ -42,7 +42,7 @@ class LeaseKeeper:
         while not self._done.wait(interval):
             try:
                 still_ours = renew(self._con, self._settings, self._job, self._clock())
-            except sqlite3.OperationalError as exc:
+            except TRANSIENT_ERRORS as exc:
                 # A busy or briefly unavailable store: try again next interval; if the lease
                 # runs out meanwhile, the conditional completion protects the job.
                 _log.warning("lease renewal for %s failed: %s", self._job.request_id, exc)

@@ -10,11 +10,11 @@ The quote's reason says which of these applied, in words an app can show.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from generation._common import iso
+from reelrank.control.connection import Connection
+from reelrank.control.queue import count_requests, demand
 from reelrank.settings import Settings
 
 __all__ = ["Demand", "Quote", "current_demand", "generations_today", "quote"]
@@ -44,27 +44,26 @@ class Quote:
     reason: str
 
 
-def current_demand(con: sqlite3.Connection, now: datetime) -> Demand:
-    queued, oldest = con.execute(
-        "SELECT count(*), min(created_at) FROM generation_requests WHERE status = 'queued'"
-    ).fetchone()
+# What counts against the allowance: a refused or failed generation gives its slot back.
+_COUNTED = ("queued", "running", "done")
+
+
+def current_demand(con: Connection, now: datetime) -> Demand:
+    queued, oldest = demand(con)
     wait = 0.0
     if oldest is not None:
-        wait = max(0.0, (now - datetime.fromisoformat(oldest)).total_seconds())
-    return Demand(queued=int(queued), oldest_wait_s=wait)
+        wait = max(0.0, (now - oldest).total_seconds())
+    return Demand(queued=queued, oldest_wait_s=wait)
 
 
-def generations_today(con: sqlite3.Connection, requester_id: object, now: datetime) -> int:
+def generations_today(con: Connection, requester_id: object, now: datetime) -> int:
     """The requester's generations this UTC day that count against the allowance: those
     queued, running or done (a refused or failed one gives its slot back)."""
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    (count,) = con.execute(
-        "SELECT count(*) FROM generation_requests WHERE requester_id = ? AND created_at >= ? "
-        "AND status IN ('queued', 'running', 'done')", [requester_id, iso(midnight)]).fetchone()
-    return int(count)
+    return count_requests(con, requester_id, since=midnight, statuses=_COUNTED)
 
 
-def quote(con: sqlite3.Connection, settings: Settings, requester_id: object,
+def quote(con: Connection, settings: Settings, requester_id: object,
           now: datetime) -> Quote:
     """The price of one more generation by `requester_id` at `now`."""
     allowance = settings.generation_free_per_day

@@ -10,18 +10,18 @@ consent filter then hides. The request moves to done only if this worker still h
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from generation._common import immediate, iso
 from generation.backends import RenderResult
 from generation.consent import missing_consent, refusal_reason
 from generation.queue import Job, refuse
+from reelrank.control.connection import Connection, stamp, transaction
 from reelrank.control.items import generated_item_id, insert_generated_item
+from reelrank.control.queue import complete, holds_lease
 
 __all__ = ["Embedded", "publish"]
 
@@ -46,14 +46,12 @@ def _place(result: RenderResult, home_root: Path, request_id: str) -> tuple[str,
     return placed[0], placed[1]
 
 
-def publish(con: sqlite3.Connection, job: Job, result: RenderResult, embedded: Embedded, *,
+def publish(con: Connection, job: Job, result: RenderResult, embedded: Embedded, *,
             home_root: Path, now: datetime) -> str:
     """'done', 'refused' (consent no longer live; any charge refunded) or 'lost' (the job is
     no longer this worker's; nothing changed)."""
-    with immediate(con):
-        owner = con.execute("SELECT lease_owner FROM generation_requests WHERE request_id = ? "
-                            "AND status = 'running'", [job.request_id]).fetchone()
-        if owner is None or owner[0] != job.worker_id:
+    with transaction(con):
+        if not holds_lease(con, job.request_id, job.worker_id):
             return "lost"
         missing = missing_consent(con, job.requester_id, job.cameo_user_ids)
         if missing:
@@ -64,13 +62,10 @@ def publish(con: sqlite3.Connection, job: Job, result: RenderResult, embedded: E
         item_id = generated_item_id(job.request_id)
         insert_generated_item(con, {
             "item_id": item_id, "request_id": job.request_id, "creator_id": job.requester_id,
-            "created_at": iso(now), "text": job.prompt, "cameo_user_ids": job.cameo_user_ids,
+            "created_at": stamp(now), "text": job.prompt, "cameo_user_ids": job.cameo_user_ids,
             "remix_of": job.remix_of, "duration_s": result.duration_s, "media_path": media_path,
             "thumbnail_path": thumbnail_path, "embedding": embedded.vector,
             "embedding_model": embedded.model_id,
         })
-        con.execute(
-            "UPDATE generation_requests SET status = 'done', item_id = ?, lease_owner = NULL, "
-            "lease_expires_at = NULL, updated_at = ? WHERE request_id = ? AND lease_owner = ?",
-            [item_id, iso(now), job.request_id, job.worker_id])
+        complete(con, job.request_id, job.worker_id, item_id, now=now)
     return "done"

@@ -9,18 +9,18 @@ answer and never charges twice.
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from generation._common import Clock, immediate, iso, utc_now
+from generation._common import Clock, utc_now
 from generation.consent import missing_consent, refusal_reason
-from generation.credits import InsufficientCreditsError, charge, charged_for
 from generation.pricing import quote
-from reelrank.errors import ContractError, ReelrankError
+from reelrank.control.connection import Connection, transaction
+from reelrank.control.credits import charge, charged_for
+from reelrank.control.queue import get_request, insert_request
+from reelrank.errors import ContractError, InsufficientCreditsError, NotFoundError
 from reelrank.settings import Settings
 
 __all__ = [
@@ -39,7 +39,7 @@ class InvalidGenerationRequestError(ContractError):
     """A request that breaks its contract (empty prompt, bad id); nothing was recorded."""
 
 
-class UnknownGenerationError(ReelrankError):
+class UnknownGenerationError(NotFoundError):
     """No generation request has this id."""
 
 
@@ -100,19 +100,19 @@ def _validate(settings: Settings, requester_id: object, prompt: object,
     return cameos
 
 
-def _resubmitted(con: sqlite3.Connection, request_id: str, requester_id: object, prompt: str
+def _resubmitted(con: Connection, request_id: str, requester_id: object, prompt: str
                  ) -> SubmitResult | None:
-    row = con.execute("SELECT requester_id, prompt, status, reason FROM generation_requests "
-                      "WHERE request_id = ?", [request_id]).fetchone()
+    row = get_request(con, request_id)
     if row is None:
         return None
-    if row[0] != requester_id or row[1] != prompt:
+    if row["requester_id"] != requester_id or row["prompt"] != prompt:
         raise InvalidGenerationRequestError(
             f"request_id {request_id!r} is already used by a different request")
-    return SubmitResult(request_id, row[2], charged_for(con, request_id), row[3] or "")
+    return SubmitResult(request_id, row["status"], charged_for(con, request_id),
+                        row["reason"] or "")
 
 
-def submit_generation(control: sqlite3.Connection, settings: Settings, *, requester_id: object,
+def submit_generation(control: Connection, settings: Settings, *, requester_id: object,
                       prompt: str, cameo_user_ids: Sequence[object] = (),
                       remix_of: object = None, request_id: str | None = None,
                       clock: Clock = utc_now) -> SubmitResult:
@@ -120,7 +120,7 @@ def submit_generation(control: sqlite3.Connection, settings: Settings, *, reques
     cameos = _validate(settings, requester_id, prompt, cameo_user_ids, remix_of, request_id)
     request_id = request_id or uuid.uuid4().hex
     now = clock()
-    with immediate(control):
+    with transaction(control):
         earlier = _resubmitted(control, request_id, requester_id, prompt)
         if earlier is not None:
             return earlier
@@ -135,23 +135,20 @@ def submit_generation(control: sqlite3.Connection, settings: Settings, *, reques
                 charged = charge(control, requester_id, request_id, price.cost, now=now)
             except InsufficientCreditsError as exc:
                 status, reason = "refused", f"{exc}; {price.reason}"
-        control.execute(
-            "INSERT INTO generation_requests (request_id, requester_id, prompt, cameo_user_ids, "
-            "remix_of, status, reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [request_id, requester_id, prompt, json.dumps(cameos), remix_of, status, reason,
-             iso(now), iso(now)])
+        insert_request(control, request_id=request_id, requester_id=requester_id,
+                       prompt=prompt, cameo_user_ids=cameos, remix_of=remix_of, status=status,
+                       reason=reason, now=now)
     return SubmitResult(request_id, status, charged, reason)
 
 
-def generation_status(control: sqlite3.Connection, request_id: str) -> GenerationStatus:
+def generation_status(control: Connection, request_id: str) -> GenerationStatus:
     """Where a request stands; `reason` says why it was refused or failed (or, while queued or
     done, how it was priced)."""
-    row = control.execute(
-        "SELECT request_id, requester_id, status, reason, attempts, item_id, created_at, "
-        "updated_at FROM generation_requests WHERE request_id = ?", [request_id]).fetchone()
+    row = get_request(control, request_id)
     if row is None:
         raise UnknownGenerationError(f"no generation request {request_id!r}")
-    return GenerationStatus(request_id=row[0], requester_id=row[1], status=row[2],
-                            reason=row[3], attempts=int(row[4]),
-                            charged=charged_for(control, request_id), item_id=row[5],
-                            created_at=row[6], updated_at=row[7])
+    return GenerationStatus(request_id=row["request_id"], requester_id=row["requester_id"],
+                            status=row["status"], reason=row["reason"],
+                            attempts=int(row["attempts"]),
+                            charged=charged_for(control, request_id), item_id=row["item_id"],
+                            created_at=row["created_at"], updated_at=row["updated_at"])

@@ -31,8 +31,9 @@ import matplotlib.pyplot as plt
 import polars as pl
 
 from features.snapshot import SNAPSHOT_TABLES
+from reelrank.control.bulk import TABLES, read_rows
+from reelrank.control.user_settings import chat_opted_in
 from reelrank.home import DataHome, resolve_home
-from reelrank.stores.control import chat_opted_in
 
 # Jupyter starts the kernel in notebooks/; `make run` writes the default home at the
 # repository root (where dagster.yaml lives too).
@@ -136,11 +137,11 @@ creators.join(top_regions.head(5).select("home_region", "users"),
 # %%
 users = con.sql("SELECT count(*) FROM users").fetchall()[0][0]
 opted_in = {str(u) for u in chat_opted_in(control)}
-supervised = pl.DataFrame(
-    control.execute("SELECT child_id, personalization, scroll_limit, dm_policy "
-                    "FROM guardians").fetchall(),
-    schema={"child_id": pl.String, "personalization": pl.Int64, "scroll_limit": pl.Int64,
-            "dm_policy": pl.String}, orient="row")
+guardian_columns = dict.fromkeys(TABLES["guardians"], pl.String) | {
+    "personalization": pl.Int64, "scroll_limit": pl.Int64, "scroll_override": pl.Int64}
+supervised = pl.DataFrame(read_rows(control, "guardians"), schema=guardian_columns,
+                          orient="row").select("child_id", "personalization", "scroll_limit",
+                                               "dm_policy")
 pl.DataFrame({
     "setting": ["users", "chat personalization on", "chat personalization off (or unset)",
                 "supervised accounts", "... personalization off", "... with a scroll limit"],

@@ -26,12 +26,18 @@ def run_plan(instance: dg.DagsterInstance, home: HomeResource, job_assets: Seque
              ) -> tuple[dict[str, str], list[dg.AssetKey]]:
     """(tags, asset selection) for a run of a job over `job_assets`.
 
-    With dirty days, the run covers the partition range from the oldest to the newest of
-    them (days in between are recomputed too, which is harmless: a rollup is idempotent).
-    Without any, the daily rollup is left out of the run.
+    With dirty days, the run covers the partition range from the first to the last of them
+    in the partitions' own order (days in between are recomputed too, which is harmless: a
+    rollup is idempotent). That order is the order days were first seen, not the calendar:
+    a late day older than every partition comes after them. Without any dirty day, the daily
+    rollup is left out of the run.
     """
     days = dirty_days(home)
     if not days:
         return {}, [k for k in job_assets if k != engagement_daily.key]
-    instance.add_dynamic_partitions(EVENT_DAYS.name, days)
-    return {RANGE_START: days[0], RANGE_END: days[-1]}, list(job_assets)
+    known = set(instance.get_dynamic_partitions(EVENT_DAYS.name))
+    instance.add_dynamic_partitions(EVENT_DAYS.name, [d for d in days if d not in known])
+    order = {key: n for n, key in enumerate(instance.get_dynamic_partitions(EVENT_DAYS.name))}
+    positions = sorted(order[d] for d in days)
+    keys = instance.get_dynamic_partitions(EVENT_DAYS.name)
+    return {RANGE_START: keys[positions[0]], RANGE_END: keys[positions[-1]]}, list(job_assets)

@@ -92,6 +92,6 @@ class FeatureAssembler:
                                  dots / (snap.take("item_norms", items) * norm), np.nan)
         creators = snap.take("item_creator", items)
         out[:, 1] = snap.follows.lookup(user, creators, -1) >= 0
-        country = snap.user_country[user] if user >= 0 else ""
-        out[:, 2] = (country != "") & (snap.take("item_same_country_key", items) == country)
+        country = int(snap.user_country_code[user]) if user >= 0 else -1
+        out[:, 2] = (country >= 0) & (snap.take("item_country", items) == country)
         return out

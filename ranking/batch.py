@@ -10,7 +10,6 @@ each request.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import polars as pl
 
 from ranking.engine import Engine
 from ranking.policy import read_live
+from reelrank.control.connection import Connection
 
 __all__ = ["FEED_COLUMNS", "ShardReport", "score_shard", "shard_of", "shard_users"]
 
@@ -47,7 +47,7 @@ def shard_users(users: pl.Series, shard: int, shards: int) -> pl.Series:
                                   dtype=pl.Boolean))
 
 
-def score_shard(engine: Engine, control: sqlite3.Connection, users: pl.Series, *, shard: int,
+def score_shard(engine: Engine, control: Connection, users: pl.Series, *, shard: int,
                 out_dir: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                 progress: Callable[[str], None] | None = None) -> ShardReport:
     """Rank `users` in chunks and write `out_dir/part-<shard>.parquet`."""

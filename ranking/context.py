@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from ranking.live import UserPolicy
+from ranking.session import EMPTY, Session
 
 __all__ = ["Candidates", "Page", "Pool", "RankOutput", "Scoring", "UserQuery"]
 
@@ -18,12 +19,14 @@ __all__ = ["Candidates", "Page", "Pool", "RankOutput", "Scoring", "UserQuery"]
 @dataclass(frozen=True)
 class UserQuery:
     """`row`: the user's row in the snapshot (-1: unknown to it); `vector`: the taste vector
-    the policy allows (None: none, or not allowed, e.g. built from chat after an opt-out)."""
+    the policy allows (None: none, or not allowed, e.g. built from chat after an opt-out);
+    `session`: what happened since the snapshot (empty in the nightly batch)."""
 
     user_id: object
     row: int
     policy: UserPolicy
     vector: np.ndarray | None
+    session: Session = EMPTY
 
 
 @dataclass(frozen=True)

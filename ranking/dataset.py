@@ -16,7 +16,8 @@ import duckdb
 import polars as pl
 
 from features.content import user_embeddings
-from features.training import label_sql, point_in_time
+from features.sql import Query
+from features.training import label_query, point_in_time
 from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
 
@@ -93,7 +94,7 @@ def _enrich(con: duckdb.DuckDBPyConnection, rows: duckdb.DuckDBPyRelation) -> pl
         con.unregister("_pit")
 
 
-def _pit(con: duckdb.DuckDBPyConnection, labels: str, settings: Settings
+def _pit(con: duckdb.DuckDBPyConnection, labels: Query, settings: Settings
          ) -> duckdb.DuckDBPyRelation:
     return point_in_time(
         con, labels, windows=settings.feature_windows_days,
@@ -106,7 +107,7 @@ def labelled_rows(con: duckdb.DuckDBPyConnection, start: date, end: date, settin
                   ) -> pl.DataFrame:
     """Labelled impressions on days [start, end) with every feature as of their own day."""
     _require_user_embeddings(con, [start + timedelta(days=n) for n in range((end - start).days)])
-    return _enrich(con, _pit(con, label_sql(start, end), settings))
+    return _enrich(con, _pit(con, label_query(start, end), settings))
 
 
 def candidate_rows(con: duckdb.DuckDBPyConnection, pairs: pl.DataFrame, as_of: date,
@@ -115,9 +116,9 @@ def candidate_rows(con: duckdb.DuckDBPyConnection, pairs: pl.DataFrame, as_of: d
     _require_user_embeddings(con, [as_of])
     con.register("_pairs", pairs.select("user_id", "item_id"))
     try:
-        labels = (f"SELECT DATE '{as_of.isoformat()}' AS as_of, p.user_id, p.item_id, "
-                  "i.creator_id, i.topic, NULL::INTEGER AS label FROM _pairs p "
-                  "JOIN items i ON i.item_id = p.item_id")
+        labels = Query("SELECT $as_of AS as_of, p.user_id, p.item_id, i.creator_id, i.topic, "
+                       "NULL::INTEGER AS label FROM _pairs p JOIN items i ON i.item_id = p.item_id",
+                       {"as_of": as_of})
         return _enrich(con, _pit(con, labels, settings))
     finally:
         con.unregister("_pairs")

@@ -56,8 +56,9 @@ class EaseModel:
         return directory
 
     @classmethod
-    def load(cls, directory: Path, *, checksums: bool = True) -> EaseModel:
-        """`checksums=False` skips re-hashing files the caller verified (see ItemIndex)."""
+    def load(cls, directory: Path, *, checksums: bool = True, mmap: bool = False) -> EaseModel:
+        """`checksums=False` skips re-hashing files the caller verified; `mmap` maps the
+        weights read-only, shared by every process on the host (see ItemIndex)."""
         try:
             meta = json.loads((directory / _META).read_text())
             for name, want in meta["files"].items():
@@ -65,7 +66,7 @@ class EaseModel:
                 if path.stat().st_size != want["bytes"] or (
                         checksums and file_sha256(path) != want["sha256"]):
                     raise ReelrankError(f"{path}: does not match {_META}")
-            weights = np.load(directory / _WEIGHTS)
+            weights = np.load(directory / _WEIGHTS, mmap_mode="r" if mmap else None)
             ids = pl.read_parquet(directory / _IDS)["item_id"]
         except (OSError, ValueError, KeyError) as exc:
             raise ReelrankError(f"{directory} does not hold a readable EASE model ({exc})") \

@@ -12,17 +12,18 @@ ranked from the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ranking.assembler import FeatureAssembler
-from ranking.compiled import compiled_predict
+from ranking.compiled import CompiledRankerError, compiled_predict
 from ranking.context import Candidates, Page, Pool, RankOutput, Scoring, UserQuery
 from ranking.live import LiveState, UserPolicy
 from ranking.pipeline import FEED, Pipeline
 from ranking.policy import servable
 from ranking.ranker import TrainedRanker
+from ranking.session import EMPTY, Session
 from ranking.snapshot.overlay import LiveItems
 from ranking.snapshot.reader import ServingSnapshot
 from ranking.snapshot.view import View, view_of
@@ -68,29 +69,36 @@ class Engine:
         ranker = TrainedRanker.load(snap.ranker_dir)
         predict = None
         if settings.ranker_backend == "lleaves":
-            predict = compiled_predict(snap.ranker_dir / "model.txt",
-                                       snap.directory / ".compiled")
+            # The cache sits beside the snapshots, never inside a published one.
+            try:
+                predict = compiled_predict(snap.ranker_dir / "model.txt",
+                                           snap.directory.parent / ".compiled")
+            except CompiledRankerError as exc:
+                log.warning("serving the ranker with LightGBM itself: %s", exc)
         return cls(snap, settings, ranker, predict)
 
-    def query(self, user_id: object, policy: UserPolicy) -> UserQuery:
+    def query(self, user_id: object, policy: UserPolicy, session: Session = EMPTY
+              ) -> UserQuery:
         snap = self.snap
         row = snap.user_row.get(user_id, -1)
         vector = snap.user_vectors.get(row) if policy.personalized else None
         if vector is not None and snap.user_vector_from_chat[row] and not policy.chat_history:
             vector = None  # built from chat interests, and the user has since opted out
-        return UserQuery(user_id, row, policy, vector)
+        return UserQuery(user_id, row, policy, vector, session)
 
     def scoring(self, view: View) -> Scoring:
         return Scoring(view, self.settings, self.scorer, self.ranker, self.predict,
                        self.features, self._popularity, self._similarity,
                        self.pipeline.exploration_bit)
 
-    def rank(self, users: Sequence[object], live: LiveState, items: LiveItems | None = None
-             ) -> RankOutput:
+    def rank(self, users: Sequence[object], live: LiveState, items: LiveItems | None = None,
+             sessions: Mapping[object, Session] | None = None) -> RankOutput:
         """Pages for `users` under the live state `live`, over the snapshot and `items`
-        added since (same input, same pages: batch and online run exactly this)."""
+        added since, with each user's `sessions` (same input, same pages: batch and online
+        run exactly this)."""
         view = view_of(self.snap, items)
-        queries = [self.query(u, live.policy(u)) for u in users]
+        sessions = sessions or {}
+        queries = [self.query(u, live.policy(u), sessions.get(u, EMPTY)) for u in users]
         pools, removed, failed = self.candidates(queries, live, view)
         ctx = self.scoring(view)
         scores = self.score(ctx, queries, pools)
@@ -105,26 +113,47 @@ class Engine:
         view = self.snap if view is None else view
         proposed, failed = self.propose(queries, view)
         removed: dict[str, int] = {}
-        pools = []
-        for n, q in enumerate(queries):
-            pool = merge([p[n] for p in proposed], self._labels)
-            keep, gone = servable(view, q, live, pool.rows, self.pipeline.filters)
-            for name, count in gone.items():
-                removed[name] = removed.get(name, 0) + count
-            pools.append(pool.subset(keep))
+        pools = [self._filtered(q, live, view, [p[n] for p in proposed], removed)
+                 for n, q in enumerate(queries)]
+        short = [n for n, pool in enumerate(pools)
+                 if len(pool.rows) < self.settings.feed_length]
+        if short and any(getattr(s, "BACKFILL", False) for s in self.pipeline.sources):
+            more, failed_more = self.propose([queries[n] for n in short], view, backfill=True)
+            failed.update(failed_more)
+            for k, n in enumerate(short):  # the first pass's removals are already counted
+                found = [a[n] if b[k] is None else b[k] for a, b in zip(proposed, more,
+                                                                         strict=True)]
+                pools[n] = self._filtered(queries[n], live, view, found, {})
         return pools, removed, failed
 
-    def propose(self, queries: list[UserQuery], view: View
-                ) -> tuple[list[list[Candidates]], dict[str, str]]:
+    def _filtered(self, q: UserQuery, live: LiveState, view: View, found: list[Candidates],
+                  removed: dict[str, int]) -> Pool:
+        pool = merge(found, self._labels)
+        keep, gone = servable(view, q, live, pool.rows, self.pipeline.filters)
+        for name, count in gone.items():
+            removed[name] = removed.get(name, 0) + count
+        return pool.subset(keep)
+
+    def propose(self, queries: list[UserQuery], view: View, *, backfill: bool = False
+                ) -> tuple[list[list[Candidates | None]], dict[str, str]]:
         """Every source's candidates per query (a personal source asks only personalized
-        queries), and the sources that failed open."""
+        queries), and the sources that failed open. The usual sources reach deeper for a
+        user whose session excludes many items; backfill sources (None for the others)
+        are asked only with `backfill`, for users the others left short."""
         out, failed = [], {}
+        depth = min(max((q.session.depth for q in queries), default=0),
+                    self.settings.scroll_depth_max)
+        settings = self.settings if not depth else self.settings.model_copy(update={
+            "candidates_per_source": self.settings.candidates_per_source + depth})
         for source in self.pipeline.sources:
+            if getattr(source, "BACKFILL", False) != backfill:
+                out.append([None if backfill else Candidates.empty() for _ in queries])
+                continue
             asking = [q if (q.policy.personalized or not source.PERSONAL) else None
                       for q in queries]
             live = [q for q in asking if q is not None]
             try:
-                found = iter(source.propose(view, live, self.settings))
+                found = iter(source.propose(view, live, settings))
             except (OSError, RuntimeError, ValueError) as exc:  # the index file, FAISS
                 if not source.FAIL_OPEN:
                     raise

@@ -262,10 +262,12 @@ class ItemIndex:
 
     @classmethod
     def load(cls, directory: Path | str, params: IndexParams | None = None, *,
-             checksums: bool = True) -> ItemIndex:
+             checksums: bool = True, mmap: bool = False) -> ItemIndex:
         """Read an index `save` wrote; raises `ReelrankError` naming any missing,
         truncated, corrupt or mismatched file. `checksums=False` skips re-hashing files a
         caller has just verified itself (a serving snapshot's manifest covers them).
+        `mmap`: map the stored vectors instead of reading them, so every process on a host
+        shares one copy (the file must then stay unchanged, as a published snapshot's does).
 
         The build-time fields (exact_below, hnsw_m, ef_construction) always come from
         `meta.json`, since they describe the stored graph; `params` may override the
@@ -283,7 +285,7 @@ class ItemIndex:
                                     "corrupt, or from another save)")
         path = root / _INDEX_FILE
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         except RuntimeError as exc:
             raise ReelrankError(f"{path}: FAISS cannot read it: {exc}") from exc
         expected = faiss.IndexHNSWFlat if meta["kind"] == "hnsw" else faiss.IndexFlatIP

@@ -5,8 +5,10 @@ and the engine."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from reelrank.control.connection import Connection
+from reelrank.control.grants import live_to
 
 __all__ = ["GrantReader", "LiveState", "UserPolicy", "live_grants"]
 
@@ -33,18 +35,11 @@ class GrantReader:
     (indexed), at filter time: one small query instead of reading every grant there is,
     which at a million grants took ~300 ms per request."""
 
-    def __init__(self, control: sqlite3.Connection) -> None:
+    def __init__(self, control: Connection) -> None:
         self.control = control
 
     def live(self, pairs: set[tuple[object, object]]) -> set[tuple[object, object]]:
-        creators = sorted({c for _o, c in pairs}, key=repr)
-        found: set[tuple[object, object]] = set()
-        for start in range(0, len(creators), 500):
-            part = creators[start:start + 500]
-            found.update(self.control.execute(
-                f"SELECT owner_id, grantee_id FROM cameo_grants WHERE revoked_at IS NULL "
-                f"AND grantee_id IN ({','.join('?' * len(part))})", part).fetchall())
-        return pairs & found
+        return pairs & live_to(self.control, {c for _o, c in pairs})
 
 
 def live_grants(grants: frozenset[tuple[object, object]] | GrantReader,

@@ -1,8 +1,11 @@
 """The feed, as one definition that reads top to bottom.
 
     query hydration   the live policy decides which signals may be used (`Engine.query`)
-    sources           similar, collaborative, graph, trending, fresh: candidates, merged
-    filters           cheapest first, each removal counted under its name (the policy)
+    sources           similar, collaborative, graph, trending, fresh: candidates, merged;
+                      the whole catalog as backfill when they leave a user short of a page
+    filters           cheapest first, each removal counted under its name (the policy):
+                      unsafe, reported, seen before the snapshot, served recently, engaged
+                      since the snapshot, blocked creators, cameo consent
     scorers           popularity for all; then exactly one `score`: unpersonalized,
                       collaborative, the ranker, or the fallback before any ranker exists
     selector          caps, MMR diversity, exploration slots: the page
@@ -17,18 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from ranking.filters import blocked, consent, safety, seen
+from ranking.filters import blocked, consent, engaged, hidden, safety, seen, served
 from ranking.scorers import collaborative as collaborative_score
 from ranking.scorers import fallback, popularity, ranker, unpersonalized
 from ranking.selectors import feed
-from ranking.sources import ann, collaborative, fresh, graph, trending
+from ranking.sources import ann, catalog, collaborative, fresh, graph, trending
 
 __all__ = ["FEED", "Pipeline"]
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    sources: tuple[ModuleType, ...]
+    sources: tuple[ModuleType, ...]  # a source with BACKFILL = True only fills short pools
     filters: tuple[ModuleType, ...]
     scorers: tuple[ModuleType, ...]
     selector: ModuleType
@@ -48,8 +51,8 @@ class Pipeline:
 
 
 FEED = Pipeline(
-    sources=(ann, collaborative, graph, trending, fresh),
-    filters=(safety, seen, blocked, consent),
+    sources=(ann, collaborative, graph, trending, fresh, catalog),
+    filters=(safety, hidden, seen, served, engaged, blocked, consent),
     scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback),
     selector=feed,
     exploration=fresh,

@@ -14,7 +14,6 @@ store, so a revocation, an opt-out or a guardian change counts on the very next 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,6 +22,12 @@ import numpy as np
 
 from ranking.live import GrantReader, LiveState, UserPolicy, live_grants
 from ranking.pipeline import FEED
+from reelrank.control.blocks import blocked_by, has_blocked
+from reelrank.control.connection import Connection, transaction
+from reelrank.control.grants import all_live, is_live
+from reelrank.control.guardians import dm_policy, rules_of, scroll_rules
+from reelrank.control.served import add_served, served_on, served_today
+from reelrank.control.user_settings import chat_of
 from reelrank.errors import ReelrankError
 
 __all__ = [
@@ -34,46 +39,21 @@ DM_POLICIES = ("everyone", "friends", "nobody")
 _FEW_USERS = 50  # up to this many users, grants are looked up per page rather than all read
 
 
-def _in(ids: list[object]) -> str:
-    return ",".join("?" * len(ids))
-
-
-def read_live(control: sqlite3.Connection, users: Iterable[object], today: date
+def read_live(control: Connection, users: Iterable[object], today: date
               ) -> LiveState:
     """Each user's settings, guardian rules, blocks and today's served count, in one read
     transaction; and the grants: for a few users (a request) a reader that asks for the
     pairs their candidates need, for many (a batch chunk) every live grant at once."""
     ids = list(users)
     policies: dict[object, UserPolicy] = {}
-    blocks: dict[object, set[object]] = {}
-    control.execute("BEGIN")
-    try:
+    with transaction(control, read_only=True):
         grants: frozenset[tuple[object, object]] | GrantReader = GrantReader(control)
         if len(ids) > _FEW_USERS:
-            grants = frozenset(control.execute(
-                "SELECT owner_id, grantee_id FROM cameo_grants WHERE revoked_at IS NULL"
-            ).fetchall())
-        chat, guard, served = {}, {}, {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            marks = _in(part)
-            chat.update(control.execute(
-                f"SELECT user_id, chat_personalization FROM user_settings "
-                f"WHERE user_id IN ({marks})", part).fetchall())
-            for row in control.execute(
-                    f"SELECT child_id, personalization, scroll_limit, scroll_override, "
-                    f"override_day, dm_policy FROM guardians WHERE child_id IN ({marks})",
-                    part).fetchall():
-                guard[row[0]] = row[1:]
-            served.update(control.execute(
-                f"SELECT user_id, served FROM served_today WHERE day = ? "
-                f"AND user_id IN ({marks})", [today.isoformat(), *part]).fetchall())
-            for user, blocked in control.execute(
-                    f"SELECT user_id, blocked_id FROM user_blocks WHERE user_id IN ({marks})",
-                    part).fetchall():
-                blocks.setdefault(user, set()).add(blocked)
-    finally:
-        control.execute("COMMIT")
+            grants = all_live(control)
+        chat = chat_of(control, ids)
+        guard = rules_of(control, ids)
+        served = served_today(control, ids, today.isoformat())
+        blocks = blocked_by(control, ids)
     for user in ids:
         rules = guard.get(user)
         if rules is None:
@@ -106,7 +86,7 @@ def servable(snap, query, live: LiveState, rows: np.ndarray, filters: tuple | No
     return keep, removed
 
 
-def missing_consent(control: sqlite3.Connection, creator: object,
+def missing_consent(control: Connection, creator: object,
                     people: Iterable[object]) -> list[object]:
     """The people (in order) whose likeness `creator` may not use right now: not the
     creator, and no live grant from them to the creator. The generation worker asks this at
@@ -116,15 +96,12 @@ def missing_consent(control: sqlite3.Connection, creator: object,
     for owner in people:
         if owner == creator:
             continue
-        live = control.execute("SELECT 1 FROM cameo_grants WHERE owner_id = ? AND "
-                               "grantee_id = ? AND revoked_at IS NULL",
-                               [owner, creator]).fetchone()
-        if live is None:
+        if not is_live(control, owner, creator):
             missing.append(owner)
     return missing
 
 
-def claim_served(control: sqlite3.Connection, policy: UserPolicy, wanted: int, now: datetime
+def claim_served(control: Connection, policy: UserPolicy, wanted: int, now: datetime
                  ) -> int:
     """Count up to `wanted` items as served today and return how many may be shown: all of
     them without a limit; otherwise at most what is left, decided atomically so two
@@ -133,28 +110,16 @@ def claim_served(control: sqlite3.Connection, policy: UserPolicy, wanted: int, n
         # Only a guardian's limit is counted: no durable write on an unlimited page.
         return wanted
     day = now.astimezone(UTC).date().isoformat()
-    control.execute("BEGIN IMMEDIATE")
-    try:
-        (served,) = control.execute(
-            "SELECT coalesce((SELECT served FROM served_today WHERE user_id = ? AND day = ?), 0)",
-            [policy.user_id, day]).fetchone()
-        limit = _limit_now(control, policy.user_id, day)
+    with transaction(control):
+        served = served_on(control, policy.user_id, day)
+        limit = _limit_now(scroll_rules(control, policy.user_id), day)
         grant = wanted if limit is None else max(min(wanted, limit - served), 0)
         if grant:
-            control.execute(
-                "INSERT INTO served_today (user_id, day, served) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id, day) DO UPDATE SET served = served + excluded.served",
-                [policy.user_id, day, grant])
-    except BaseException:
-        control.execute("ROLLBACK")
-        raise
-    control.execute("COMMIT")
+            add_served(control, policy.user_id, day, grant)
     return grant
 
 
-def _limit_now(control: sqlite3.Connection, user: object, day: str) -> int | None:
-    row = control.execute("SELECT scroll_limit, scroll_override, override_day FROM guardians "
-                          "WHERE child_id = ?", [user]).fetchone()
+def _limit_now(row: tuple[int | None, int | None, str | None] | None, day: str) -> int | None:
     if row is None:
         return None
     limit, override, override_day = row
@@ -167,21 +132,17 @@ class DmDecision:
     reason: str
 
 
-def dm_allowed(control: sqlite3.Connection, sender: object, recipient: object,
+def dm_allowed(control: Connection, sender: object, recipient: object,
                are_friends: Callable[[object, object], bool]) -> DmDecision:
     """May `sender` message `recipient`? A supervised recipient follows the guardian's
     policy; anyone may refuse people they blocked."""
     if sender == recipient:
         raise ReelrankError("sender and recipient are the same user")
-    blocked = control.execute("SELECT 1 FROM user_blocks WHERE user_id = ? AND blocked_id = ?",
-                              [recipient, sender]).fetchone()
-    if blocked:
+    if has_blocked(control, recipient, sender):
         return DmDecision(False, f"{recipient} has blocked {sender}")
-    row = control.execute("SELECT dm_policy FROM guardians WHERE child_id = ?",
-                          [recipient]).fetchone()
-    if row is None:
+    rule = dm_policy(control, recipient)
+    if rule is None:
         return DmDecision(True, f"{recipient} accepts messages from everyone")
-    (rule,) = row
     if rule == "everyone":
         return DmDecision(True, f"{recipient}'s guardian allows messages from everyone")
     if rule == "nobody":

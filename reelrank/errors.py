@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "ConflictError",
     "ContractError",
     "HomeBusyError",
     "IngestError",
+    "InsufficientCreditsError",
     "NotEnoughHistoryError",
+    "NotFoundError",
     "ReelrankError",
     "SchemaMismatchError",
 ]
@@ -38,3 +41,23 @@ class HomeBusyError(ReelrankError):
 
 class NotEnoughHistoryError(ReelrankError):
     """Too few days of events to train or evaluate; the pipeline goes on without it."""
+
+
+class NotFoundError(ReelrankError):
+    """The live state holds no such thing: no live grant to revoke, no block to lift, no
+    supervised account by that id, no generation request by that id."""
+
+
+class ConflictError(ReelrankError):
+    """A change the live state refuses as it is now (a child already linked to another
+    guardian); nothing was written."""
+
+
+class InsufficientCreditsError(ConflictError):
+    """A charge larger than the user's balance; nothing was written."""
+
+    def __init__(self, user_id: object, balance: int, cost: int) -> None:
+        super().__init__(f"insufficient credits: balance {balance} < cost {cost} "
+                         f"for user {user_id!r}")
+        self.balance = balance
+        self.cost = cost

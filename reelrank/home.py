@@ -3,6 +3,7 @@
     HOME/
       warehouse.duckdb    raw inputs, quarantine, feature tables (DuckDB)
       control.sqlite      live state: settings, guardians, grants, inbox, queue, credits, tokens
+                          (`reelrank.control`)
       models/             ranker artifacts, versioned
       indexes/            FAISS indexes
       snapshots/          published serving snapshots (read-only once published)
@@ -12,13 +13,13 @@
       worlds/             synthetic worlds generated into this home
       imports/            staged contract files from `reelrank import` (kept for audit)
       dagster/            the Dagster instance's storage
+      keys/               secrets the home's processes share (the feed cursors' signing key)
       write.lock          held by whichever process writes the warehouse
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,15 +28,16 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
+from reelrank.control.connection import Connection, connect
 from reelrank.errors import HomeBusyError
 from reelrank.settings import Settings
-from reelrank.stores import open_control, open_warehouse
+from reelrank.stores import open_warehouse
 
 __all__ = ["DataHome", "resolve_home"]
 
 _SUBDIRS = (
     "models", "indexes", "snapshots", "feeds", "media", "landing", "worlds", "imports",
-    "dagster", "reports",
+    "dagster", "reports", "keys",
 )
 
 
@@ -88,9 +90,9 @@ class DataHome:
             memory_limit=self.settings.duckdb_memory_limit,
         )
 
-    def control(self) -> sqlite3.Connection:
-        """A new control-store connection; the caller closes it."""
-        return open_control(self.control_path)
+    def control(self) -> Connection:
+        """A new control-store connection (`reelrank.control`); the caller closes it."""
+        return connect(self.control_path)
 
     @contextmanager
     def writing(self, timeout_s: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:

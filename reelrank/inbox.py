@@ -1,50 +1,24 @@
-"""The event inbox: engagement events the API accepted, durable before they are acknowledged,
-drained into a landing batch for the next pipeline run.
+"""Draining the event inbox into a landing batch for the next pipeline run.
 
-Accepting writes a whole batch in one transaction (the control store runs with
-`synchronous=FULL`, so a commit survives a crash), idempotent on `event_id`. Draining
-writes the undrained rows as `HOME/landing/inbox-<first seq>-<last seq>/events.jsonl`
-(fsynced, then the directory renamed into place) and only then marks them drained; a crash
-in between leaves rows that are drained again, which is harmless because ingest ignores an
-event id it already holds. Once drained, a row keeps its id (so a re-sent event is still
-recognised as a duplicate) but loses its raw IP, which only ingestion needs.
+The inbox itself (accepting, reading, marking) is `reelrank.control.inbox`. Draining writes
+the undrained rows as `HOME/landing/inbox-<first seq>-<last seq>/events.jsonl` (fsynced, then
+the directory renamed into place) and only then marks them drained; a crash in between leaves
+rows that are drained again, which is harmless because ingest ignores an event id it already
+holds.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from filelock import FileLock
 
+from reelrank.control.inbox import mark_drained, prune_drained, undrained
 from reelrank.home import DataHome
-from reelrank.tokens import stamp
 
-__all__ = ["accept_events", "drain_inbox"]
-
-
-def accept_events(control: sqlite3.Connection, events: Sequence[dict[str, object]], *,
-                  now: datetime) -> tuple[int, int]:
-    """Write `events` (contract-shaped dicts) in one transaction; (new, duplicates)."""
-    received = stamp(now)
-    # Keyed by the id's text: a landing file carries no types, so 7 and "7" are one event.
-    rows = [(str(e["event_id"]), json.dumps(e, separators=(",", ":")), received) for e in events]
-    control.execute("BEGIN IMMEDIATE")
-    try:
-        before = control.total_changes
-        control.executemany(
-            "INSERT OR IGNORE INTO event_inbox (event_id, payload, received_at) VALUES (?, ?, ?)",
-            rows)
-        new = control.total_changes - before
-    except BaseException:
-        control.execute("ROLLBACK")
-        raise
-    control.execute("COMMIT")
-    return new, len(rows) - new
+__all__ = ["drain_inbox"]
 
 
 def _fsync(path: Path) -> None:
@@ -53,21 +27,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _prune(control: sqlite3.Connection, before: datetime) -> int:
-    """Forget events drained before `before`: kept that long only so a client's retry is
-    answered as a duplicate; an event re-sent later is accepted again, and ingest, which
-    keys events by id, still loads it once."""
-    control.execute("BEGIN IMMEDIATE")
-    try:
-        gone = control.execute("DELETE FROM event_inbox WHERE drained_at IS NOT NULL "
-                               "AND drained_at < ?", [stamp(before)]).rowcount
-    except BaseException:
-        control.execute("ROLLBACK")
-        raise
-    control.execute("COMMIT")
-    return gone
 
 
 def drain_inbox(home: DataHome, *, now: datetime | None = None) -> Path | None:
@@ -80,11 +39,8 @@ def drain_inbox(home: DataHome, *, now: datetime | None = None) -> Path | None:
 def _drain(home: DataHome, now: datetime) -> Path | None:
     control = home.control()
     try:
-        _prune(control, (now or datetime.now(UTC)) - timedelta(
-            days=home.settings.inbox_keep_days))
-        rows = control.execute(
-            "SELECT seq, payload FROM event_inbox WHERE drained_at IS NULL ORDER BY seq"
-        ).fetchall()
+        prune_drained(control, now - timedelta(days=home.settings.inbox_keep_days))
+        rows = undrained(control)
         if not rows:
             return None
         first, last = rows[0][0], rows[-1][0]
@@ -103,16 +59,7 @@ def _drain(home: DataHome, now: datetime) -> Path | None:
             _fsync(tmp)
             tmp.rename(target)
             _fsync(landing)
-        control.execute("BEGIN IMMEDIATE")
-        try:
-            control.execute(
-                "UPDATE event_inbox SET drained_at = ?, payload = json_remove(payload, '$.ip') "
-                "WHERE seq BETWEEN ? AND ? AND drained_at IS NULL",
-                [stamp(now), first, last])
-        except BaseException:
-            control.execute("ROLLBACK")
-            raise
-        control.execute("COMMIT")
+        mark_drained(control, first, last, now=now)
         return target
     finally:
         control.close()

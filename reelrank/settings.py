@@ -217,6 +217,20 @@ class Settings(BaseSettings):
     api_control_connections: int = Field(
         default=16, ge=1, le=1_000,
         description="control-store connections kept open between requests")
+    # The live feed: never the same page twice, endless scroll.
+    served_window_hours: int = Field(
+        default=24, ge=1, le=24 * 30, description="an item served to a user is not served "
+        "to them again for this long, while anything else is servable")
+    served_keep_days: float = Field(default=7.0, ge=0, le=3_650,
+                                    description="served history is kept this long")
+    history_flush_ms: int = Field(
+        default=20, ge=1, le=10_000, description="the served-history writer commits what "
+        "requests served at most this often (one commit for all of them)")
+    scroll_depth_max: int = Field(
+        default=2_000, ge=0, le=100_000, description="for a user whose session excludes many "
+        "items, sources propose up to this many more candidates than candidates_per_source")
+    cursor_max_age_hours: float = Field(
+        default=24.0, gt=0, le=24 * 30, description="a feed cursor older than this is refused")
     api_spare_items: int = Field(
         default=10_000, ge=0, le=10_000_000,
         description="room in the served snapshot for generations finished after it was "

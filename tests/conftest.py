@@ -85,3 +85,17 @@ def scored_home(tmp_path_factory: pytest.TempPathFactory) -> DataHome:
                           embedder=EmbedderResource(backend="hashing"))
     assert summary.success, summary.render()
     return home
+
+
+@pytest.fixture(scope="session")
+def live_home(tmp_path_factory: pytest.TempPathFactory) -> DataHome:
+    """A world with a catalog large enough to scroll a thousand items in a day (2,500 users x
+    8 days: about 1,150 videos), run end to end. Tests that change it work on a copy."""
+    from cli.runner import run_nightly
+    from pipelines.resources import EmbedderResource
+
+    home = DataHome.open(tmp_path_factory.mktemp("live") / "home")
+    summary = run_nightly(home, users=2500, days=8, seed=11,
+                          embedder=EmbedderResource(backend="hashing"))
+    assert summary.success, summary.render()
+    return home

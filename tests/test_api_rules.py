@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 
 from ranking.engine import Engine
 from ranking.policy import read_live
+from ranking.session import Session
 from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
 from tests.test_api_support import Server, copy_home, token
@@ -78,8 +80,17 @@ def test_a_revoked_cameo_leaves_a_precomputed_page_on_the_next_request(api: Api)
     shown = (_feeds(home).join(cameos, on="item_id")
              .filter(~pl.col("user_id").is_in(list(_supervised(home))))
              .sort("user_id", "position"))
-    viewer, item, owner, creator = shown.select("user_id", "item_id", "owner_id",
-                                                "creator_id").row(0)
+    # The (owner, creator) pair shown to the most viewers: the live feed never repeats a
+    # page, so a revocation (and a re-grant) is seen in the first page of viewers who have
+    # not been served the page yet.
+    pair = (shown.group_by("owner_id", "creator_id").agg(pl.col("user_id").n_unique().alias("n"))
+            .sort("n", "owner_id", "creator_id", descending=[True, False, False]).row(0))
+    owner, creator = pair[0], pair[1]
+    viewers = shown.filter((pl.col("owner_id") == owner) & (pl.col("creator_id") == creator))
+    viewer, item = viewers.select("user_id", "item_id").row(0)
+    others = [u for u in viewers["user_id"].unique(maintain_order=True) if u != viewer]
+    assert len(others) >= 2, "the test world shows this cameo to too few viewers"
+    second, third = others[0], others[1]
     client = api.user(viewer)
     before = client.get("/v1/feed", params={"limit": 100})
     assert before.headers["X-Reelrank-Feed"] == "precomputed"
@@ -87,19 +98,21 @@ def test_a_revoked_cameo_leaves_a_precomputed_page_on_the_next_request(api: Api)
 
     revoked = api.user(owner).delete(f"/v1/cameos/grants/{creator}")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
-    after = client.get("/v1/feed", params={"limit": 100})
+    after = api.user(second).get("/v1/feed", params={"limit": 50})
     assert after.headers["X-Reelrank-Feed"] == "precomputed"
     gone = set(cameos.filter((pl.col("owner_id") == owner) & (pl.col("creator_id") == creator))
                ["item_id"])
-    assert item not in _ids(after.json()) and not gone & set(_ids(after.json()))
-    assert [i for i in _ids(before.json()) if i not in gone] == _ids(after.json())
+    stored = _feeds(home).filter(pl.col("user_id") == second).sort("position")["item_id"]
+    assert gone & set(stored) and not gone & set(_ids(after.json()))
+    assert [i for i in stored if i not in gone][:50] == _ids(after.json())
 
     listed = api.user(owner).get("/v1/cameos/grants").json()["grants"]
     assert creator not in [g["grantee_id"] for g in listed]
     assert api.user(owner).delete(f"/v1/cameos/grants/{creator}").status_code == 404
     assert api.user(owner).post("/v1/cameos/grants", json={"grantee_id": creator}
                                 ).status_code == 201
-    assert item in _ids(client.get("/v1/feed", params={"limit": 100}).json())
+    regranted = api.user(third).get("/v1/feed", params={"limit": 100}).json()
+    assert gone & set(_ids(regranted))
 
 
 def _unused_child(api: Api, taken: set[object]) -> object:
@@ -148,8 +161,11 @@ def test_chat_opt_out_stops_using_the_chat_vector_on_the_next_request(api: Api) 
         "SELECT user_id FROM user_settings WHERE chat_personalization = 1")}
     control.close()
     scored = set(_feeds(home)["user_id"])
+    control = home.control()
+    served = {u for (u,) in control.execute("SELECT DISTINCT user_id FROM served_history")}
+    control.close()
     user = next(u for u in from_chat if u in opted_in and u in scored
-                and u not in _supervised(home))
+                and u not in _supervised(home) and u not in served)  # a first page today
     client = api.user(user)
     before = client.get("/v1/feed", params={"limit": 30})
     assert before.headers["X-Reelrank-Feed"] == "precomputed"
@@ -159,73 +175,21 @@ def test_chat_opt_out_stops_using_the_chat_vector_on_the_next_request(api: Api) 
     after = client.get("/v1/feed", params={"limit": 30})
     assert after.headers["X-Reelrank-Feed"] == "online"
 
-    # What the server ranked is what the engine ranks with no taste vector for this user.
+    # What the server ranked is what the engine ranks with no taste vector for this user,
+    # without what it already served them.
     engine = Engine.load(ServingSnapshot.load(home.dir("snapshots") / "latest"), home.settings)
     control = home.control()
     live = read_live(control, [user], date.today())
     assert not live.policy(user).chat_history and engine.query(user, live.policy(user)).vector \
         is None
-    expected = engine.rank([user], live).pages[0]  # grants are read as the page needs them
+    served = Session(served=np.array([engine.snap.item_row[i] for i in _ids(before.json())]))
+    expected = engine.rank([user], live, sessions={user: served}).pages[0]
     control.close()
     assert _ids(after.json()) == expected.item_ids[:30]
 
     assert client.put("/v1/me/settings", json={"chat_personalization": True}).status_code == 200
     again = client.get("/v1/feed", params={"limit": 30})
     assert again.headers["X-Reelrank-Feed"] == "precomputed"
-    assert _ids(again.json()) == _ids(before.json())
-
-
-def test_dm_policy_and_blocks_decide_who_may_message_a_child(api: Api) -> None:
-    home = api.home
-    friends = _snapshot_table(home, "graph.parquet").filter(~pl.col("follows"))
-    supervised = _supervised(home)
-    control = home.control()
-    kids = [c for (c,) in control.execute("SELECT child_id FROM guardians ORDER BY child_id")]
-    control.close()
-    child, friend = next(
-        (k, f) for k in reversed(kids)
-        for f in friends.filter(pl.col("user_id") == k)["author"] if f not in supervised)
-    stranger = next(u for u in _snapshot_table(home, "users.parquet")["user_id"]
-                    if u not in supervised and u != friend
-                    and friends.filter((pl.col("user_id") == child)
-                                       & (pl.col("author") == u)).is_empty())
-    guardian = api.guardian_of(child)
-    service = api.server.client(api.service)
-
-    def allowed(sender: object) -> tuple[bool, str]:
-        body = service.get("/v1/dm/allowed", params={"from": sender, "to": child}).json()
-        return body["allowed"], body["reason"]
-
-    guardian.patch(f"/v1/guardian/children/{child}", json={"dm_policy": "everyone"})
-    assert allowed(stranger)[0] and allowed(friend)[0]
-    guardian.patch(f"/v1/guardian/children/{child}", json={"dm_policy": "friends"})
-    assert allowed(friend)[0] and not allowed(stranger)[0]
-    assert "friends only" in allowed(stranger)[1]
-    guardian.patch(f"/v1/guardian/children/{child}", json={"dm_policy": "nobody"})
-    assert not allowed(friend)[0] and not allowed(stranger)[0]
-
-    guardian.patch(f"/v1/guardian/children/{child}", json={"dm_policy": "everyone"})
-    kid = api.user(child)
-    assert kid.post("/v1/me/blocks", json={"blocked_id": friend}).status_code == 201
-    ok, reason = allowed(friend)
-    assert not ok and "blocked" in reason
-    assert [b["blocked_id"] for b in kid.get("/v1/me/blocks").json()["blocks"]] == [friend]
-    assert kid.delete(f"/v1/me/blocks/{friend}").status_code == 204
-    assert allowed(friend)[0]
-    # Anyone not supervised takes messages from everyone, unless they blocked the sender.
-    assert service.get("/v1/dm/allowed", params={"from": child, "to": stranger}
-                       ).json()["allowed"]
-
-
-def test_a_blocked_creator_leaves_the_feed_on_the_next_request(api: Api) -> None:
-    home = api.home
-    feeds = _feeds(home).filter(~pl.col("user_id").is_in(list(_supervised(home))))
-    viewer = feeds["user_id"].unique().sort()[-1]
-    client = api.user(viewer)
-    before = _ids(client.get("/v1/feed", params={"limit": 20}).json())
-    creators = _snapshot_table(home, "items.parquet").select("item_id", "creator_id")
-    creator = creators.filter(pl.col("item_id") == before[0])["creator_id"][0]
-    assert client.post("/v1/me/blocks", json={"blocked_id": creator}).status_code == 201
-    after = _ids(client.get("/v1/feed", params={"limit": 20}).json())
-    theirs = set(creators.filter(pl.col("creator_id") == creator)["item_id"])
-    assert before[0] not in after and not theirs & set(after)
+    stored = _feeds(home).filter(pl.col("user_id") == user).sort("position")["item_id"]
+    shown = set(_ids(before.json())) | set(_ids(after.json()))
+    assert _ids(again.json()) == [i for i in stored if i not in shown][:30]

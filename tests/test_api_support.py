@@ -5,7 +5,6 @@ Every API test talks to a real server process over real HTTP; nothing is mocked.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,8 +21,10 @@ from typing import Self
 import httpx
 import polars as pl
 
+from ranking.snapshot.format import file_entries
+from ranking.snapshot.frozen import freeze_tables
+from reelrank.control.tokens import create_token
 from reelrank.home import DataHome
-from reelrank.tokens import create_token
 
 __all__ = ["REELRANK", "Server", "clone_snapshot", "copy_home", "token"]
 
@@ -48,15 +49,17 @@ def clone_snapshot(home: DataHome, name: str,
     target = home.dir("snapshots") / name
     shutil.copytree(source, target)
     manifest = json.loads((target / "manifest.json").read_text())
-    for file, entry in manifest["files"].items():
-        if edit is None or not file.endswith(".parquet"):
+    edited = False
+    for file in list(manifest["files"]):
+        if edit is None or not file.endswith(".parquet") or file.startswith("arrays/"):
             continue
         changed = edit(file, pl.read_parquet(target / file))
-        if changed is None:
-            continue
-        changed.write_parquet(target / file)
-        data = (target / file).read_bytes()
-        entry.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        if changed is not None:
+            changed.write_parquet(target / file)
+            edited = True
+    if edited:  # the writer computes the arrays from the tables: so does the copy
+        freeze_tables(target, manifest["defaults"])
+        manifest["files"] = file_entries(target)
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return target
 

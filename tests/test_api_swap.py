@@ -70,7 +70,9 @@ def test_new_snapshots_swap_in_and_broken_ones_are_refused(
     root = tmp_path_factory.mktemp("api-swap")
     home = copy_home(scored_home, root / "home")
     first = (home.dir("snapshots") / "latest").resolve().name
-    user = pl.read_parquet(home.dir("feeds") / "latest" / "*.parquet")["user_id"][0]
+    scored = pl.read_parquet(home.dir("feeds") / "latest" / "*.parquet")["user_id"].unique(
+        maintain_order=True)
+    user, fresh = scored[0], scored[1]  # `user` scrolls on; `fresh` gets a first page
     with Server(home, root / "server.log") as server:
         service = token(home, "service", "app")
         admin = server.client(service)
@@ -82,7 +84,7 @@ def test_new_snapshots_swap_in_and_broken_ones_are_refused(
             _with_feeds(home, nxt)
             publish_snapshot(home.dir("snapshots"), nxt)
             load.wait_for(nxt.name)  # picked up by the watcher, no reload call
-            page = admin.get("/v1/feed", params={"user_id": user})
+            page = admin.get("/v1/feed", params={"user_id": fresh})
             assert page.headers["X-Reelrank-Feed"] == "precomputed"
 
             corrupt = clone_snapshot(home, "2026-01-10-corrupt")

@@ -17,8 +17,13 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from generation._common import immediate, iso
-from generation.credits import (
+from generation.requests import generation_status, submit_generation
+from generation.stubs import ScriptedBackend
+from generation.worker import run_worker
+from reelrank.control.connection import connect as open_control
+from reelrank.control.connection import stamp as iso
+from reelrank.control.connection import transaction as immediate
+from reelrank.control.credits import (
     CHARGE,
     REFUND,
     add_credits,
@@ -27,12 +32,8 @@ from generation.credits import (
     charged_for,
     refund,
 )
-from generation.requests import generation_status, submit_generation
-from generation.stubs import ScriptedBackend
-from generation.worker import run_worker
 from reelrank.home import DataHome
 from reelrank.settings import Settings
-from reelrank.stores import open_control
 
 START = datetime(2026, 3, 1, 9, tzinfo=UTC)
 

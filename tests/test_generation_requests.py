@@ -10,7 +10,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from generation._common import iso
 from generation.requests import (
     InvalidGenerationRequestError,
     UnknownGenerationError,
@@ -18,6 +17,7 @@ from generation.requests import (
     submit_generation,
 )
 from reelrank.contracts import CONTRACTS
+from reelrank.control.connection import stamp as iso
 from reelrank.control.items import (
     drain_generated_items,
     generated_item_id,

@@ -18,20 +18,20 @@ import pytest
 from PIL import Image
 
 from features.embeddings import HashingEmbedder
-from generation._common import iso
 from generation.backends import (
     BackendConfigError,
     RenderRequest,
     RenderResult,
     load_backend,
 )
-from generation.credits import add_credits, balance
 from generation.procedural import ProceduralRenderer
 from generation.publish import Embedded, publish
 from generation.queue import claim, retry_or_fail
 from generation.requests import generation_status, submit_generation
 from generation.stubs import ScriptedBackend
 from generation.worker import run_worker
+from reelrank.control.connection import stamp as iso
+from reelrank.control.credits import add_credits, balance
 from reelrank.control.items import new_generated_items
 from reelrank.home import DataHome
 from reelrank.settings import Settings

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from reelrank.control.schema import CONTROL_MIGRATIONS
 from reelrank.errors import HomeBusyError, ReelrankError
 from reelrank.home import DataHome, resolve_home
-from reelrank.stores import CONTROL_MIGRATIONS, WAREHOUSE_MIGRATIONS, current_version
+from reelrank.stores import WAREHOUSE_MIGRATIONS, current_version
 
 
 def test_open_creates_the_layout_and_migrates(tmp_path: Path) -> None:

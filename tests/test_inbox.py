@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from reelrank.control.inbox import accept_events
 from reelrank.home import DataHome
-from reelrank.inbox import accept_events, drain_inbox
+from reelrank.inbox import drain_inbox
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 EVENT = {"event_id": "e-1", "user_id": "u1", "item_id": "v1", "event_type": "like",

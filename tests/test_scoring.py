@@ -26,7 +26,8 @@ def home(scored_home: DataHome) -> DataHome:
 
 def test_every_source_contributes(home: DataHome) -> None:
     sources = set(_feeds(home)["source"].str.split(",").explode())
-    assert sources == {"similar", "collaborative", "graph", "trending", "fresh"}
+    # catalog: the backfill, which a 240-item world needs for users with short pools
+    assert sources == {"similar", "collaborative", "graph", "trending", "fresh", "catalog"}
 
 
 def _feeds(home: DataHome) -> pl.DataFrame:

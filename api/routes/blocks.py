@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from api.deps import ActingUser, CodecDep, ControlDep, NowDep
-from api.errors import ERROR_RESPONSES, InvalidInputError, NotFoundError
+from api.errors import ERROR_RESPONSES, InvalidInputError
 from api.schemas import BlockIn, BlockList, BlockOut
-from api.store.blocks import block, list_blocks, unblock
+from reelrank.control.blocks import block, list_blocks, unblock
 
 __all__ = ["router"]
 
@@ -33,6 +33,5 @@ def post_block(body: BlockIn, user: ActingUser, control: ControlDep, codec: Code
 @router.delete("/blocks/{blocked_id}", status_code=204, response_class=Response)
 def delete_block(blocked_id: Annotated[str, Path(max_length=128)], user: ActingUser,
                  control: ControlDep, codec: CodecDep) -> Response:
-    if not unblock(control, user, codec.user(blocked_id, name="blocked_id")):
-        raise NotFoundError(f"{user} has not blocked {blocked_id}")
+    unblock(control, user, codec.user(blocked_id, name="blocked_id"))  # 404 when not blocked
     return Response(status_code=204)

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import ActingUser, CodecDep, ControlDep, NowDep
-from api.errors import ERROR_RESPONSES, InvalidInputError, NotFoundError
+from api.errors import ERROR_RESPONSES, InvalidInputError
 from api.schemas import GrantIn, GrantList, GrantOut
-from api.store import cameos as store
+from reelrank.control import grants
 
 __all__ = ["router"]
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/cameos", tags=["cameos"], responses=ERROR_RESPONS
 @router.get("/grants", response_model=GrantList)
 def list_grants(owner: ActingUser, control: ControlDep,
                 include_revoked: Annotated[bool, Query()] = False) -> GrantList:
-    rows = store.list_grants(control, owner, include_revoked=include_revoked)
+    rows = grants.list_grants(control, owner, include_revoked=include_revoked)
     return GrantList(grants=[GrantOut(**g) for g in rows])
 
 
@@ -32,15 +32,13 @@ def post_grant(body: GrantIn, owner: ActingUser, control: ControlDep, codec: Cod
     if grantee == owner:
         raise InvalidInputError("grantee_id: no grant is needed to use one's own likeness",
                                 ("grantee_id",))
-    return GrantOut(**store.grant(control, owner, grantee, now=now))
+    return GrantOut(**grants.grant(control, owner, grantee, now=now))
 
 
 @router.delete("/grants/{grantee_id}", response_model=GrantOut)
 def delete_grant(grantee_id: Annotated[str, Path(max_length=128)], owner: ActingUser,
                  control: ControlDep, codec: CodecDep, now: NowDep) -> GrantOut:
-    """Revoke; videos by the grantee showing me leave every feed from the next request."""
+    """Revoke; videos by the grantee showing me leave every feed from the next request. 404
+    when there is no live grant to revoke."""
     grantee = codec.user(grantee_id, name="grantee_id")
-    revoked = store.revoke(control, owner, grantee, now=now)
-    if revoked is None:
-        raise NotFoundError(f"{owner} has no live grant to {grantee}")
-    return GrantOut(**revoked)
+    return GrantOut(**grants.revoke(control, owner, grantee, now=now))

@@ -8,7 +8,7 @@ from api.deps import CallerDep, CodecDep, ControlDep, NowDep, StateDep, own_even
 from api.errors import ERROR_RESPONSES
 from api.events import validate_events
 from api.schemas import EventAck, EventBatch
-from reelrank.inbox import accept_events
+from reelrank.control.inbox import accept_events
 
 __all__ = ["router"]
 

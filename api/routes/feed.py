@@ -29,6 +29,6 @@ def get_feed(user: ActingUser, live: LiveDep, control: ControlDep, now: NowDep,
     response.headers["X-Reelrank-Feed"] = "precomputed" if page.precomputed else "online"
     response.headers["X-Reelrank-Snapshot"] = live.name
     return FeedOut(
-        items=[FeedItemOut(item_id=i.item_id, score=i.score, source=i.source, reason=i.reason)
-               for i in page.items],
-        cursor=page.cursor, remaining_today=page.remaining_today)
+        items=[FeedItemOut(item_id=i.item_id, score=i.score, source=i.source, reason=i.reason,
+                           position=i.position) for i in page.items],
+        cursor=page.cursor, remaining_today=page.remaining_today, request_id=page.request_id)

@@ -4,7 +4,6 @@ parent; a guardian cannot claim a child on their own)."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
@@ -26,15 +25,16 @@ from api.schemas import (
     LinkIn,
     OverrideIn,
 )
-from api.store import guardians as store
+from reelrank.control import guardians
+from reelrank.control.connection import Connection
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/guardian", tags=["guardians"], responses=ERROR_RESPONSES)
 
 
-def _rules(control: sqlite3.Connection, child: UserId) -> ChildRules:
-    rules = store.child_rules(control, child)
+def _rules(control: Connection, child: UserId) -> ChildRules:
+    rules = guardians.child_rules(control, child)
     if rules is None:
         raise NotFoundError(f"{child} is not a supervised account")
     return ChildRules(**rules)
@@ -42,7 +42,7 @@ def _rules(control: sqlite3.Connection, child: UserId) -> ChildRules:
 
 @router.get("/children", response_model=ChildList)
 def list_children(guardian: ActingGuardian, control: ControlDep) -> ChildList:
-    return ChildList(children=[ChildRules(**r) for r in store.children_of(control, guardian)])
+    return ChildList(children=[ChildRules(**r) for r in guardians.children_of(control, guardian)])
 
 
 @router.get("/children/{child_id}", response_model=ChildRules)
@@ -59,7 +59,7 @@ def patch_child(body: ChildRulesPatch, child: ChildDep, control: ControlDep, now
     for name in ("personalization", "dm_policy"):
         if name in changes and changes[name] is None:
             raise InvalidInputError(f"{name}: cannot be null", (name,))
-    store.update_rules(control, child, changes, now=now)
+    guardians.update_rules(control, child, changes, now=now)
     return _rules(control, child)
 
 
@@ -67,13 +67,13 @@ def patch_child(body: ChildRulesPatch, child: ChildDep, control: ControlDep, now
 def put_override(body: OverrideIn, child: ChildDep, control: ControlDep, now: NowDep
                  ) -> ChildRules:
     """Allow `limit` items today (UTC) instead of the usual scroll limit."""
-    store.set_override(control, child, body.limit, now=now)
+    guardians.set_override(control, child, body.limit, now=now)
     return _rules(control, child)
 
 
 @router.delete("/children/{child_id}/override", response_model=ChildRules)
 def delete_override(child: ChildDep, control: ControlDep, now: NowDep) -> ChildRules:
-    store.set_override(control, child, None, now=now)
+    guardians.set_override(control, child, None, now=now)
     return _rules(control, child)
 
 
@@ -86,7 +86,7 @@ def post_link(body: LinkIn, _caller: ServiceCaller, control: ControlDep, codec: 
     child = codec.user(body.child_id, name="child_id")
     if guardian == child:
         raise InvalidInputError("child_id: a user cannot be their own guardian", ("child_id",))
-    rules, created = store.link(control, guardian, child, now=now)
+    rules, created = guardians.link(control, guardian, child, now=now)
     if not created:
         response.status_code = 200
     return ChildRules(**rules)
@@ -94,8 +94,7 @@ def post_link(body: LinkIn, _caller: ServiceCaller, control: ControlDep, codec: 
 
 @router.delete("/links/{child_id}", status_code=204, response_class=Response)
 def delete_link(child_id: Annotated[str, Path(max_length=128)], _caller: ServiceCaller,
-                control: ControlDep, codec: CodecDep) -> Response:
-    child = codec.user(child_id, name="child_id")
-    if not store.unlink(control, child):
-        raise NotFoundError(f"{child} is not a supervised account")
+                control: ControlDep, codec: CodecDep, now: NowDep) -> Response:
+    # 404 when not supervised; leaves a tombstone no older file can undo
+    guardians.unlink(control, codec.user(child_id, name="child_id"), now=now)
     return Response(status_code=204)

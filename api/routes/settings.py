@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.deps import ActingUser, ControlDep, NowDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import SettingsIn, SettingsOut
-from api.store.settings import read_settings, set_chat_personalization
+from reelrank.control.user_settings import read_settings, set_chat_personalization
 
 __all__ = ["router"]
 

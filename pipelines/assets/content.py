@@ -8,7 +8,7 @@ from features.content import embed_items, user_embeddings
 from features.snapshot import serving_as_of
 from pipelines.assets.engagement import FEATURES_GROUP, engagement_daily
 from pipelines.resources import EmbedderResource, HomeResource
-from reelrank.stores import chat_opted_in
+from reelrank.control.user_settings import chat_opted_in
 
 __all__ = ["CONTENT_ASSETS", "chat_interests_only_for_opted_in"]
 

@@ -16,6 +16,7 @@ from generation.landing import land_generated_items
 from pipelines.partitions import EVENT_DAYS
 from pipelines.resources import HomeResource
 from reelrank.contracts import INGEST_ORDER
+from reelrank.errors import ContractError, IngestError
 from reelrank.home import DataHome
 from reelrank.inbox import drain_inbox
 from reelrank.ingest import IngestReport, TableReport, ingest_directory
@@ -75,10 +76,18 @@ def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
     if drained is not None:
         context.log.info(f"drained the API's event inbox into {drained.name}")
     totals: dict[str, TableReport] = {}
+    failed: dict[str, str] = {}
     batches = landing_batches(data_home)
     for n, batch in enumerate(batches, start=1):
         context.log.info(f"landing batch {n}/{len(batches)}: {batch.name}")
-        report: IngestReport = ingest_directory(data_home, batch, progress=context.log.info)
+        try:
+            report: IngestReport = ingest_directory(data_home, batch, progress=context.log.info)
+        except (ContractError, IngestError) as exc:
+            # A batch whose file breaks its contract as a whole stays in landing/ to be fixed
+            # (a rerun then loads the rest of it); it must not hold back the batches after it.
+            context.log.error(f"landing batch {batch.name} stays in landing/: {exc}")
+            failed[batch.name] = str(exc)
+            continue
         for t in report.tables:
             prev = totals.get(t.table)
             totals[t.table] = t if prev is None else TableReport(
@@ -101,6 +110,7 @@ def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
                 "dagster/row_count": _table_rows(home, table),
                 "loaded": report.loaded if report else 0,
                 "quarantined": report.quarantined if report else 0,
+                "failed_batches": dg.MetadataValue.json(failed),
             },
         )
         yield _check(report, table)

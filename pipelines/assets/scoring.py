@@ -97,7 +97,10 @@ def scoring_assets(shards: int) -> list:
                            manifest={"snapshot": staged.name, "shards": shards})
         publish_snapshot(data_home.dir("snapshots"), staged)
         kept = data_home.settings.snapshots_kept
-        pruned = prune(data_home.dir("snapshots"), kept) + prune(data_home.dir("feeds"), kept)
+        pruned = prune(data_home.dir("snapshots"), kept)
+        # A kept snapshot keeps its precomputed pages (a restarted server serving it wants them).
+        kept_names = {p.name for p in data_home.dir("snapshots").iterdir() if p.is_dir()}
+        pruned += prune(data_home.dir("feeds"), kept, also_keep=kept_names)
         if pruned:
             context.log.info(f"removed {len(pruned)} old snapshot and feed directories")
         manifest = json.loads((run_dir / "manifest.json").read_text())

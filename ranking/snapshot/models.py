@@ -14,10 +14,10 @@ import polars as pl
 
 from ranking.ease import EaseModel
 from ranking.index import ItemIndex
-from ranking.snapshot.arrays import codes, matrix
+from ranking.snapshot.arrays import codes
 from reelrank.errors import ReelrankError
 
-__all__ = ["Ease", "IndexRows", "load_collab_users", "load_ease", "load_index"]
+__all__ = ["Ease", "IndexRows", "load_ease", "load_index"]
 
 log = logging.getLogger(__name__)
 
@@ -38,28 +38,19 @@ def load_index(directory: Path, item_row: dict) -> IndexRows | None:
     if not (directory / "meta.json").is_file():
         return None
     try:
-        index = ItemIndex.load(directory, checksums=False)  # the manifest's check did
+        # The manifest's check did the checksums; mapped, so server processes share it.
+        index = ItemIndex.load(directory, checksums=False, mmap=True)
     except ReelrankError as exc:
         log.warning("retrieval index %s unusable: %s", directory, exc)
         return None
     return index, codes(pl.Series(index.ids), item_row)
 
 
-def load_collab_users(directory: Path, user_row: dict) -> dict[int, np.ndarray]:
-    path = directory / "users.parquet"
-    if not path.is_file():
-        return {}
-    table = pl.read_parquet(path)
-    rows = codes(table["user_id"], user_row)
-    vectors = matrix(table["vector"])
-    return {int(r): vectors[n] for n, r in enumerate(rows.tolist()) if r >= 0}
-
-
 def load_ease(directory: Path, item_row: dict) -> Ease | None:
     if not (directory / "meta.json").is_file():
         return None
     try:
-        model = EaseModel.load(directory, checksums=False)  # the manifest's check did
+        model = EaseModel.load(directory, checksums=False, mmap=True)  # as the index
     except ReelrankError as exc:
         log.warning("EASE model %s unusable: %s", directory, exc)
         return None

@@ -16,12 +16,17 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ranking.snapshot.items import RATINGS
+
 __all__ = ["PER_ITEM", "LiveItems"]
 
 # The snapshot's per-item arrays; an overlay holds the same ones for its own rows.
-PER_ITEM = ("item_creator", "item_topic", "item_created_s", "item_unservable", "item_label",
-            "item_impressions", "item_cap_key", "item_block", "item_same_country_key",
+PER_ITEM = ("item_creator", "item_topic", "item_created_s", "item_unservable", "item_rating",
+            "item_impressions", "item_cap_key", "item_block", "item_country",
             "item_vectors", "has_vector", "item_norms")
+
+
+UNRATED = RATINGS.index("unrated")
 
 
 def _empty(snap, name: str) -> np.ndarray:
@@ -76,12 +81,14 @@ class LiveItems:
             usable = vector is not None and len(vector) == dim
             values = {
                 "item_creator": creator, "item_topic": -1, "item_created_s": created_s,
-                "item_unservable": False, "item_label": item.get("safety_label") or "unrated",
+                "item_unservable": False,
+                "item_rating": RATINGS.index(item.get("safety_label") or "unrated")
+                if (item.get("safety_label") or "unrated") in RATINGS else UNRATED,
                 "item_impressions": 0, "item_cap_key": creator,
                 "item_block": np.concatenate([np.array(static, dtype=np.float64),
                                               snap.item_defaults,
                                               snap.creator_features[creator]]),
-                "item_same_country_key": snap.user_country[creator] if creator >= 0 else "",
+                "item_country": snap.user_country_code[creator] if creator >= 0 else -1,
                 "item_vectors": (np.asarray(vector, dtype=np.float32) if usable
                                  else np.zeros(dim, dtype=np.float32)),
                 "has_vector": usable,

@@ -1,4 +1,4 @@
-"""Loader for the pair feature blocks (user x creator, user x topic, region x item): CSR by
+"""Arrays of the pair feature blocks (user x creator, user x topic, region x item): CSR by
 the left key, a matrix of the pairs' features, then a defaults row (a pair with no history)
 and an all-NaN row (no key at all: an item without a topic has no user x topic features)."""
 
@@ -12,22 +12,22 @@ import polars as pl
 from ranking.snapshot.arrays import Csr, codes, with_defaults
 from ranking.snapshot.format import ENTITY_FILES
 
-__all__ = ["PairBlock", "load_pairs"]
+__all__ = ["PAIR_BLOCKS", "pair_arrays"]
 
-Read = Callable[[str], pl.DataFrame]
-PairBlock = tuple[Csr, np.ndarray, list[str]]  # (csr to matrix rows, matrix, column names)
+Read = Callable[..., pl.DataFrame]
 
 # block -> (left key column, right key column)
-_KEYS = {"user_creator": ("user_id", "creator_id"), "user_topic": ("user_id", "topic"),
-         "region_item": ("region", "item_id")}
+PAIR_BLOCKS = {"user_creator": ("user_id", "creator_id"), "user_topic": ("user_id", "topic"),
+               "region_item": ("region", "item_id")}
 
 
-def load_pairs(read: Read, defaults: dict[str, dict[str, object]], *,
-               user_row: dict, topic_code: dict, item_row: dict, region_code: dict
-               ) -> dict[str, PairBlock]:
+def pair_arrays(read: Read, defaults: dict[str, dict[str, object]], *, user_row: dict,
+                topic_code: dict, item_row: dict, region_code: dict
+                ) -> tuple[dict[str, np.ndarray], dict]:
     right_codes = {"user_creator": user_row, "user_topic": topic_code, "region_item": item_row}
-    out: dict[str, PairBlock] = {}
-    for name, (key, other) in _KEYS.items():
+    arrays: dict[str, np.ndarray] = {}
+    cols_of: dict[str, list[str]] = {}
+    for name, (key, other) in PAIR_BLOCKS.items():
         frame = read(ENTITY_FILES[name])
         left = region_code if key == "region" else user_row
         k, v = codes(frame[key], left), codes(frame[other], right_codes[name])
@@ -35,7 +35,10 @@ def load_pairs(read: Read, defaults: dict[str, dict[str, object]], *,
         frame = frame.filter(pl.Series(keep))
         cols = [c for c in frame.columns if c not in (key, other, "as_of")]
         matrix = with_defaults(frame, cols, defaults[name])
-        matrix = np.vstack([matrix, np.full((1, len(cols)), np.nan)])
         csr = Csr.build(k[keep], v[keep], len(left), np.arange(frame.height))
-        out[name] = (csr, matrix, cols)
-    return out
+        arrays.update({f"pair.{name}.ptr": csr.ptr, f"pair.{name}.values": csr.values,
+                       f"pair.{name}.rows": csr.rows,
+                       f"pair.{name}.matrix": np.vstack([matrix,
+                                                         np.full((1, len(cols)), np.nan)])})
+        cols_of[name] = cols
+    return arrays, {"pair_cols": cols_of}

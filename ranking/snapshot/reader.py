@@ -1,11 +1,12 @@
 """The serving snapshot in memory: what `rank a user` reads, laid out for microseconds.
 
-`ServingSnapshot.load(directory)` verifies the directory against its manifest, then runs one
-loader per artifact (`items`, `users`, `pairs`, `vectors`, `graph`, `popular`, `models`):
-every id becomes a row number once (items by their row in `items.parquet`, people by their
-row in `users.parquet`, topics and regions by first sight), per-entity features become
-float64 matrices with NaN for "no value" and a defaults row for an entity with no history,
-and per-user lists become CSR arrays, so lookups are `searchsorted`, not hash joins.
+`ServingSnapshot.load(directory)` verifies the directory against its manifest, builds the
+ids (`ranking.snapshot.ids`: every id becomes a row number once, items by their row in
+`items.parquet`, people by theirs in `users.parquet`) and maps the arrays the writer froze
+(`ranking.snapshot.frozen`; computed here from the Parquet tables when there are none):
+per-entity features as float64 matrices with NaN for "no value" and a defaults row for an
+entity with no history, per-user lists as CSR arrays, so lookups are `searchsorted`, not
+hash joins. Mapped arrays are shared by every process serving the same snapshot.
 
 A loaded snapshot is read-only. What changes during the day (generations finished since it
 was published) is an explicit overlay, `ranking.snapshot.overlay.LiveItems`, owned by the
@@ -16,23 +17,64 @@ nothing new.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from ranking.snapshot.arrays import Csr
 from ranking.snapshot.format import verify
-from ranking.snapshot.graph import load_graph
-from ranking.snapshot.items import load_items
-from ranking.snapshot.models import load_collab_users, load_ease, load_index
-from ranking.snapshot.pairs import load_pairs
-from ranking.snapshot.popular import load_popular
-from ranking.snapshot.users import load_people
-from ranking.snapshot.vectors import load_vectors
+from ranking.snapshot.frozen import compute, thaw
+from ranking.snapshot.graph import GRAPH_LISTS
+from ranking.snapshot.ids import load_ids
+from ranking.snapshot.models import load_ease, load_index
+from ranking.snapshot.pairs import PAIR_BLOCKS
+from ranking.snapshot.vectors import RowVectors
 from reelrank.errors import ReelrankError
 
-__all__ = ["ServingSnapshot"]
+__all__ = ["RankedLists", "ServingSnapshot"]
+
+_PLAIN = ("item_creator", "item_topic", "item_created_s", "item_unservable", "item_rating",
+          "item_impressions", "item_cap_key", "item_block", "item_country", "item_defaults",
+          "creator_features", "user_block", "user_region", "user_country_code",
+          "item_vectors", "has_vector", "item_norms", "user_vector_from_chat")
+
+
+class RankedLists(Mapping):
+    """key -> (item rows, scores) best first, over CSR arrays; keys without a list are
+    absent. `code`: key -> position (None: keys are positions)."""
+
+    def __init__(self, ptr: np.ndarray, rows: np.ndarray, scores: np.ndarray,
+                 code: dict | None = None) -> None:
+        self.ptr, self.rows, self.scores, self.code = ptr, rows, scores, code
+
+    def _at(self, key: object) -> int:
+        at = self.code.get(key, -1) if self.code is not None else key
+        if not isinstance(at, int | np.integer) or not 0 <= at < len(self.ptr) - 1 \
+                or self.ptr[at] == self.ptr[at + 1]:
+            raise KeyError(key)
+        return int(at)
+
+    def __getitem__(self, key: object) -> tuple[np.ndarray, np.ndarray]:
+        at = self._at(key)
+        span = slice(int(self.ptr[at]), int(self.ptr[at + 1]))
+        return self.rows[span], self.scores[span]
+
+    def __iter__(self) -> Iterator[object]:
+        keys = list(self.code) if self.code is not None else range(len(self.ptr) - 1)
+        return (k for k in keys if k in self)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self._at(key)
+        except KeyError:
+            return False
+        return True
+
+    def __len__(self) -> int:
+        return int((np.diff(self.ptr) > 0).sum())
 
 
 class ServingSnapshot:
@@ -48,32 +90,44 @@ class ServingSnapshot:
         # Values derived from this snapshot alone, cached by the sources that derive them
         # (keyed by the settings they depend on); never changes what the snapshot holds.
         self.memo: dict[tuple, object] = {}
-        defaults: dict[str, dict[str, object]] = manifest["defaults"]
 
-        def read(name: str) -> pl.DataFrame:
-            return pl.read_parquet(directory / name)
+        def read(name: str, columns: list[str] | None = None) -> pl.DataFrame:
+            return pl.read_parquet(directory / name, columns=columns)
 
-        people = load_people(read, defaults)
-        self.__dict__.update(vars(people))
-        items = load_items(read, people.user_row, people.user_ids, defaults)
-        self.__dict__.update(vars(items))
-        self.pairs = load_pairs(read, defaults, user_row=self.user_row,
-                                topic_code=self.topic_code, item_row=self.item_row,
-                                region_code=self.region_code)
-        self.__dict__.update(vars(load_vectors(read, item_row=self.item_row,
-                                               user_row=self.user_row)))
-        self.__dict__.update(vars(load_graph(
-            read, user_row=self.user_row, item_row=self.item_row,
-            item_creator=self.item_creator, item_created_s=self.item_created_s)))
-        decayed = self.item_block[:, self.item_block_cols.index("item_engagement_decayed")]
-        self.__dict__.update(vars(load_popular(read, item_row=self.item_row,
-                                               region_code=self.region_code,
-                                               decayed=decayed)))
+        ids = load_ids(read)
+        self.__dict__.update(vars(ids))
+        frozen = thaw(directory)
+        arrays, meta = frozen if frozen is not None else compute(
+            directory, read, ids, manifest["defaults"])
+        self.frozen = frozen is not None
+        for name in _PLAIN:
+            setattr(self, name, arrays[name])
+        self.item_block_cols: list[str] = meta["item_block_cols"]
+        self.user_block_cols: list[str] = meta["user_block_cols"]
+        self.topic_code = {t: n for n, t in enumerate(meta["topics"])}
+        self.region_code = {r: n for n, r in enumerate(meta["regions"])}
+        self.country_code = {c: n for n, c in enumerate(meta["countries"])}
+        self.cameo_people = Csr(arrays["cameo_people.ptr"], arrays["cameo_people.values"])
+        for name in GRAPH_LISTS:
+            setattr(self, name, Csr(arrays[f"{name}.ptr"], arrays[f"{name}.values"],
+                                    arrays.get(f"{name}.rows")))
+        self.pairs = {name: (Csr(arrays[f"pair.{name}.ptr"], arrays[f"pair.{name}.values"],
+                                 arrays[f"pair.{name}.rows"]),
+                             arrays[f"pair.{name}.matrix"], meta["pair_cols"][name])
+                      for name in PAIR_BLOCKS}
+        self.user_vectors = RowVectors(arrays["user_vectors.matrix"], arrays["user_vectors.has"])
+        self.regional = RankedLists(arrays["regional.ptr"], arrays["regional.rows"],
+                                    arrays["regional.scores"])
+        self.country_popular = RankedLists(arrays["country_popular.ptr"],
+                                           arrays["country_popular.rows"],
+                                           arrays["country_popular.scores"], self.country_code)
+        self.global_top = (arrays["global_top.rows"], arrays["global_top.scores"])
         indexes = directory / "indexes"
         self.content_index = load_index(indexes / "content", self.item_row)
         self.collab_index = load_index(indexes / "collaborative", self.item_row)
-        self.collab_users = (load_collab_users(indexes / "collaborative", self.user_row)
-                             if self.collab_index is not None else {})
+        self.collab_users: Mapping[int, np.ndarray] = (
+            RowVectors(arrays["collab_users.matrix"], arrays["collab_users.has"])
+            if self.collab_index is not None and "collab_users.has" in arrays else {})
         self.ease = load_ease(indexes / "ease", self.item_row)
         self.ranker_dir = directory / "ranker" if (directory / "ranker").is_dir() else None
 
@@ -83,7 +137,7 @@ class ServingSnapshot:
         `spare_items`: how many items made after the snapshot a server may add to its
         overlay (`LiveItems`) before they wait for the nightly run."""
         directory = directory.resolve()
-        manifest = verify(directory)
+        manifest = verify(directory, trusted=directory.parent / ".verified")
         try:
             return cls(directory, manifest, spare_items)
         except (OSError, KeyError, ValueError, pl.exceptions.PolarsError) as exc:

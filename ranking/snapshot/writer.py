@@ -28,7 +28,9 @@ import duckdb
 
 from features.engagement import ENTITIES, windowed_features
 from features.snapshot import SNAPSHOT_TABLES, SnapshotParams, feature_relation
+from features.sql import Query
 from ranking.snapshot.format import ENTITY_FILES, write_manifest
+from ranking.snapshot.frozen import freeze_tables
 from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
 
@@ -79,7 +81,7 @@ def _defaults(con: duckdb.DuckDBPyConnection, name: str, as_of: date, p: Snapsho
     matches nothing (smoothed rates come out as the global rate, counts as 0)."""
     entity = ENTITIES[name]
     keys = ", ".join(f"NULL AS {k}" for k in entity.keys)  # column names from a constant
-    query = f"SELECT DATE '{as_of.isoformat()}' AS as_of, {keys}"  # a `date`, not user text
+    query = Query(f"SELECT $as_of AS as_of, {keys}", {"as_of": as_of})
     row = windowed_features(con, entity, query, windows=p.windows_for(name),
                             half_life_days=p.half_life_days,
                             prior_strength=p.prior_strength).pl()
@@ -178,6 +180,7 @@ def export_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: d
         for name in ("content", "collaborative", "ease"):
             if (indexes / name / "meta.json").is_file():
                 _link_tree(indexes / name, tmp / "indexes" / name)
+        freeze_tables(tmp, defaults)  # once here, so servers map them
         kind = con.execute("SELECT value FROM home_meta WHERE key = 'log_kind'").fetchall()
         write_manifest(tmp, as_of=as_of.isoformat(), defaults=defaults,
                        # The app's own log and simulated worlds record exposures.

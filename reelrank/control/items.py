@@ -14,7 +14,6 @@ with the id of the model that made them.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from reelrank.control.connection import Connection
 from reelrank.errors import ContractError
 
 __all__ = ["GeneratedBatch", "drain_generated_items", "generated_item_id",
@@ -36,7 +36,7 @@ def generated_item_id(request_id: str) -> str:
     return f"g-{request_id}"
 
 
-def insert_generated_item(con: sqlite3.Connection, item: dict[str, object]) -> int:
+def insert_generated_item(con: Connection, item: dict[str, object]) -> int:
     """Add one item (keys: every column but `seq`; `embedding` a float32 vector or None);
     returns its seq. Call inside the transaction that completes the request."""
     row = dict(item)
@@ -44,13 +44,16 @@ def insert_generated_item(con: sqlite3.Connection, item: dict[str, object]) -> i
     row["embedding"] = None if vector is None else np.asarray(vector, np.float32).tobytes()
     row["cameo_user_ids"] = json.dumps(list(row["cameo_user_ids"]))  # type: ignore[call-overload]
     names = _COLUMNS[1:]
-    cur = con.execute(
+    # fetchall, not fetchone: SQLite finishes an INSERT ... RETURNING only once its rows are
+    # all read, and a pending statement would keep the transaction from committing.
+    ((seq,),) = con.execute(
         f"INSERT INTO generated_items ({', '.join(names)}) "  # column names, not values
-        f"VALUES ({', '.join('?' for _ in names)})", [row[name] for name in names])
-    return int(cur.lastrowid or 0)
+        f"VALUES ({', '.join('?' for _ in names)}) RETURNING seq",
+        [row[name] for name in names]).fetchall()
+    return int(seq)
 
 
-def new_generated_items(control: sqlite3.Connection, after_seq: int = 0, limit: int = 1000
+def new_generated_items(control: Connection, after_seq: int = 0, limit: int = 1000
                         ) -> list[dict[str, object]]:
     """Items with `seq > after_seq`, oldest first, at most `limit`; poll again from the last
     row's `seq`. `cameo_user_ids` is a list, `embedding` a float32 array or None."""
@@ -87,7 +90,7 @@ def _user_id_type(values: Sequence[object]) -> type[pl.DataType]:
     raise ContractError(f"generated items mix user id types {sorted(k.__name__ for k in kinds)}")
 
 
-def drain_generated_items(control: sqlite3.Connection, after_seq: int = 0,
+def drain_generated_items(control: Connection, after_seq: int = 0,
                           limit: int = 1_000_000) -> GeneratedBatch:
     """Items after `after_seq` as an `items` frame for ingestion: safety_label 'unrated'
     (nothing has rated them yet), topic null, remix_of as text (item ids here are text)."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reelrank.contracts import CONTRACTS, INGEST_ORDER
+from reelrank.control.connection import transaction
 from reelrank.errors import IngestError
 from reelrank.geo import GeoResolver, resolver_for
 from reelrank.home import DataHome
@@ -118,16 +119,14 @@ def _ingest_file(con, control, table, path, home, now, geo) -> BatchResult:
     total = BatchResult()
     for batch in read_batches(path, home.settings.ingest_batch_rows):
         con.execute("BEGIN")
-        control.execute("BEGIN IMMEDIATE")
         try:
-            result = load_batch(con, control, contract, batch, ingest_id=ingest_id,
-                                source=str(path), now=now, skew_s=home.settings.clock_skew_s,
-                                geo=geo)
+            with transaction(control):  # both stores commit the batch, or neither
+                result = load_batch(con, control, contract, batch, ingest_id=ingest_id,
+                                    source=str(path), now=now,
+                                    skew_s=home.settings.clock_skew_s, geo=geo)
         except BaseException:
             con.execute("ROLLBACK")
-            control.execute("ROLLBACK")
             raise
-        control.execute("COMMIT")
         con.execute("COMMIT")
         total.add(result)
     con.execute(

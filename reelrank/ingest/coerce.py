@@ -231,8 +231,9 @@ def coerce(
     if missing:
         raise ContractError(
             f"{source}: missing required column(s) {', '.join(missing)} for table "
-            f"{contract.name} (columns found: {', '.join(raw.columns) or 'none'})")
-    if "_line_no" in raw.columns:  # JSON Lines: record numbers are line numbers
+            f"{contract.name} (columns found: "
+            f"{', '.join(c for c in raw.columns if c != '_line_no') or 'none'})")
+    if "_line_no" in raw.columns:  # CSV and JSON Lines: record numbers are line numbers
         frame = raw.rename({"_line_no": "_record_no"})
     else:
         frame = raw.with_row_index("_record_no", offset=first_record_no)

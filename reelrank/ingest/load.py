@@ -20,16 +20,20 @@ import duckdb
 import polars as pl
 
 from reelrank.contracts import Field, IdDomain, Kind, TableContract
+from reelrank.control.imports import upsert
+from reelrank.control.user_settings import chat_opted_in
 from reelrank.geo import GeoResolver
 from reelrank.ingest.coerce import coerce, infer_id_type
 from reelrank.ingest.readers import RawBatch
+from reelrank.ingest.redact import WITHHELD, redact_ips, withheld_record
 from reelrank.ingest.schema import ensure_table, load_id_types, record_id_types
-from reelrank.stores.control import chat_opted_in
 
 __all__ = ["BatchResult", "load_batch"]
 
 _REASON = "_reason"
 _NO = "_record_no"
+# table -> the field quarantine keeps only for users with chat personalization on
+_PRIVATE_TEXT: Mapping[str, str] = {"chats": "text"}
 
 
 @dataclass
@@ -136,12 +140,20 @@ def _missing_refs(con: duckdb.DuckDBPyConnection, f: Field, contract: TableContr
     return con.sql(sql).pl().cast({_NO: pl.Int64})
 
 
-def _record_json(raw: pl.DataFrame, first_record_no: int, numbers: pl.Series) -> pl.DataFrame:
+def _record_json(raw: pl.DataFrame, first_record_no: int, numbers: pl.Series,
+                 withheld: tuple[str, pl.Series] | None = None) -> pl.DataFrame:
+    """The records `numbers` as JSON, as they arrived; `withheld` (field, record numbers)
+    replaces that field's value of those records by `WITHHELD`."""
     base = raw.rename({"_line_no": _NO}) if "_line_no" in raw.columns else (
         raw.with_row_index(_NO, offset=first_record_no))
     base = base.filter(pl.col(_NO).is_in(numbers.implode()))
     shown = base.with_columns(
         pl.col(c).bin.encode("hex") for c, t in base.schema.items() if t == pl.Binary)
+    if withheld is not None and withheld[0] in shown.columns:
+        name, hidden = withheld
+        shown = shown.with_columns(
+            pl.when(pl.col(_NO).is_in(hidden.implode())).then(pl.lit(WITHHELD))
+            .otherwise(pl.col(name).cast(pl.String)).alias(name))
     cols = [c for c in shown.columns if c != _NO]
     return shown.select(pl.col(_NO).cast(pl.Int64),
                         pl.struct(cols).struct.json_encode().alias("record"))
@@ -164,8 +176,12 @@ def load_batch(
     result = BatchResult(read=raw.height + len(batch.broken))
     quarantine: list[pl.DataFrame] = []
     if batch.broken:
+        # A line that could not be split into fields gives no user to check consent for:
+        # private text is withheld whole (IP addresses are redacted below, for every row).
+        private = contract.name in _PRIVATE_TEXT
         quarantine.append(pl.DataFrame(
-            [(n, json.dumps({"line": text}), reason) for n, text, reason in batch.broken],
+            [(n, withheld_record(n, reason) if private else json.dumps({"line": text}), reason)
+             for n, text, reason in batch.broken],
             schema={_NO: pl.Int64, "record": pl.String, "reason": pl.String}, orient="row"))
     if raw.height:
         id_types = _settle_id_types(con, contract, raw)
@@ -185,7 +201,8 @@ def load_batch(
             good, refused = _consented_chats(control, good)
             result.refused += refused
         if bad.height:
-            records = _record_json(raw, batch.first_record_no, bad[_NO])
+            records = _record_json(raw, batch.first_record_no, bad[_NO],
+                                   _withheld(control, contract, bad))
             quarantine.append(bad.select(_NO, pl.col(_REASON).alias("reason"))
                               .join(records, on=_NO, how="left")
                               .select(_NO, "record", "reason"))
@@ -196,24 +213,47 @@ def load_batch(
         rows = pl.concat(quarantine).with_columns(
             pl.lit(ingest_id).alias("ingest_id"), pl.lit(source).alias("source"),
             pl.lit(contract.name).alias("table_name"), pl.lit(now).alias("quarantined_at"))
+        if any(f.kind is Kind.IP for f in contract.fields):
+            # Addresses are resolved and dropped at ingestion; quarantine keeps none either,
+            # wherever one sits (the IP field, a misaligned field, a reason quoting a value).
+            rows = rows.with_columns(
+                pl.col("record", "reason").map_elements(redact_ips, return_dtype=pl.String))
         con.register("_q", rows)
         con.execute(
             "INSERT INTO quarantine SELECT ingest_id, source, table_name, _record_no, "
             "record, reason, quarantined_at FROM _q")
         con.unregister("_q")
         result.quarantined = rows.height
-        for reason, n in rows.group_by("reason").len().iter_rows():
+        # Counted by problem: "line 17: expected 7 fields, found 9" and the same on line 40
+        # are one reason, not two.
+        problems = pl.col("reason").str.replace(r"^line [0-9]+: ", "")
+        for reason, n in rows.group_by(problems).len().iter_rows():
             result.reasons[reason] = n
     return result
+
+
+def _opted_in(control: sqlite3.Connection, records: pl.DataFrame) -> pl.Expr:
+    """Whether each record's `user_id` has chat personalization on (false when unknown)."""
+    users = pl.Series(chat_opted_in(control), dtype=records.schema["user_id"], strict=False)
+    return pl.col("user_id").is_in(users.implode()).fill_null(False)
 
 
 def _consented_chats(control: sqlite3.Connection, chats: pl.DataFrame
                      ) -> tuple[pl.DataFrame, int]:
     """Only chats of users with chat personalization on are kept. The others are neither
     loaded nor quarantined (quarantine would keep the text): they are counted, not stored."""
-    opted_in = pl.Series(chat_opted_in(control), dtype=chats.schema["user_id"], strict=False)
-    kept = chats.filter(pl.col("user_id").is_in(opted_in.implode()))
+    kept = chats.filter(_opted_in(control, chats))
     return kept, chats.height - kept.height
+
+
+def _withheld(control: sqlite3.Connection, contract: TableContract, bad: pl.DataFrame
+              ) -> tuple[str, pl.Series] | None:
+    """(field, record numbers) of quarantined records whose private text must not be kept:
+    a bad chat is quarantined with its text only if its user is opted in."""
+    field = _PRIVATE_TEXT.get(contract.name)
+    if field is None:
+        return None
+    return field, bad.filter(~_opted_in(control, bad))[_NO]
 
 
 def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
@@ -254,35 +294,11 @@ def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
         con.unregister("_good")
 
 
-_UPSERTS: Mapping[str, str] = {
-    "cameo_grants": (
-        "INSERT INTO cameo_grants (owner_id, grantee_id, granted_at, revoked_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner_id, grantee_id) DO UPDATE SET "
-        "granted_at = excluded.granted_at, revoked_at = excluded.revoked_at, "
-        "updated_at = excluded.updated_at WHERE excluded.updated_at > cameo_grants.updated_at"
-    ),
-    "user_settings": (
-        "INSERT INTO user_settings (user_id, chat_personalization, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (user_id) DO UPDATE SET chat_personalization = "
-        "excluded.chat_personalization, updated_at = excluded.updated_at "
-        "WHERE excluded.updated_at > user_settings.updated_at"
-    ),
-    "guardians": (
-        "INSERT INTO guardians (child_id, guardian_id, personalization, scroll_limit, "
-        "dm_policy, linked_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (child_id) DO UPDATE SET guardian_id = excluded.guardian_id, "
-        "personalization = excluded.personalization, scroll_limit = excluded.scroll_limit, "
-        "dm_policy = excluded.dm_policy, linked_at = excluded.linked_at, "
-        "updated_at = excluded.updated_at WHERE excluded.updated_at > guardians.updated_at"
-    ),
-}
-
 _ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
 def _write_control(control: sqlite3.Connection, contract: TableContract, good: pl.DataFrame
                    ) -> int:
-    sql = _UPSERTS[contract.name]
     text = good.with_columns(
         pl.col(c).dt.strftime(_ISO) for c, t in good.schema.items() if isinstance(t, pl.Datetime))
     text = text.with_columns(pl.col(c).cast(pl.Int8) for c, t in good.schema.items()
@@ -292,6 +308,4 @@ def _write_control(control: sqlite3.Connection, contract: TableContract, good: p
             pl.coalesce("revoked_at", "granted_at").alias("updated_at"))
     elif contract.name == "guardians":
         text = text.with_columns(pl.col("linked_at").alias("updated_at"))
-    before = control.total_changes
-    control.executemany(sql, text.rows())
-    return control.total_changes - before
+    return upsert(control, contract.name, text.rows())

@@ -1,7 +1,14 @@
 """Read input files (Parquet, CSV, JSON Lines) as raw frames, in bounded batches.
 
 Readers never judge records: they hand every record to validation with its record number,
-decoding text leniently so that one bad record cannot make its whole file unreadable.
+decoding text leniently so that one bad record cannot make its whole file unreadable. A
+record the reader cannot even split into fields (a ragged or misquoted CSV line, a JSON
+Lines line that is not a JSON object) is handed on as `broken`, with its line and a reason
+that names the line, and its neighbours still load.
+
+Record numbers are row numbers in Parquet and line numbers in text files (the line a CSV
+record starts on, counting the header and the line breaks inside quoted fields), so a
+quarantine row points at the line to open in an editor.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from reelrank.errors import ContractError
+from reelrank.ingest.csv_reader import RAW_CHARS, read_csv_batches
 
 __all__ = ["SUFFIXES", "RawBatch", "find_inputs", "read_batches"]
 
@@ -23,8 +31,9 @@ SUFFIXES = (".parquet", ".csv", ".jsonl", ".ndjson")
 
 @dataclass(frozen=True)
 class RawBatch:
-    """Records `first_record_no`.. of `source`; `broken` lists (record_no, reason) for
-    records the reader could not even parse (JSON Lines only)."""
+    """Records `first_record_no`.. of `source` (text files number them in `_line_no`);
+    `broken` lists (record_no, raw text, reason) for records the reader could not split into
+    fields (CSV and JSON Lines)."""
 
     frame: pl.DataFrame
     first_record_no: int
@@ -67,16 +76,10 @@ def _parquet(path: Path, batch_rows: int) -> Iterator[RawBatch]:
 
 
 def _csv(path: Path, batch_rows: int) -> Iterator[RawBatch]:
-    # Every column is read as text: a CSV carries no types, and validation decides them
-    # per contract field (so an id column of digits can still be a string-id column).
-    lazy = pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy")
-    record_no = 1
-    try:
-        for frame in lazy.collect_batches(chunk_size=batch_rows):
-            yield RawBatch(frame, record_no)
-            record_no += frame.height
-    except pl.exceptions.PolarsError as exc:
-        raise ContractError(f"{path}: not a readable CSV file ({exc})") from exc
+    for frame, broken in read_csv_batches(path, batch_rows):
+        firsts = [n for n in (frame["_line_no"].min(), broken[0][0] if broken else None)
+                  if n is not None]
+        yield RawBatch(frame, int(min(firsts, default=1)), broken)
 
 
 def _jsonl(path: Path, batch_rows: int) -> Iterator[RawBatch]:
@@ -87,37 +90,40 @@ def _jsonl(path: Path, batch_rows: int) -> Iterator[RawBatch]:
     broken: list[tuple[int, str, str]] = []
     first = 1
     with path.open("rb") as handle:
-        for record_no, line in enumerate(handle, start=1):
+        for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            problem = None
             try:
                 value = json.loads(line.decode("utf-8"))
             except UnicodeDecodeError:
-                broken.append((record_no, line[:200].decode("utf-8", "replace"),
-                               "record is not valid UTF-8"))
-                continue
+                problem = "record is not valid UTF-8"
             except json.JSONDecodeError as exc:
-                broken.append((record_no, line[:200].decode("utf-8", "replace"),
-                               f"record is not valid JSON ({exc.msg})"))
-                continue
-            if not isinstance(value, dict):
-                broken.append((record_no, line[:200].decode(), "record is not a JSON object"))
-                continue
-            rows.append({k: _text(v) for k, v in value.items()})
-            numbers.append(record_no)
-            if len(rows) >= batch_rows:
+                problem = f"record is not valid JSON ({exc.msg})"
+            else:
+                if not isinstance(value, dict):
+                    problem = "record is not a JSON object"
+            if problem is None:
+                rows.append({k: _text(v) for k, v in value.items()})
+                numbers.append(line_no)
+            else:
+                shown = line.rstrip(b"\r\n")[: RAW_CHARS * 4].decode("utf-8", "replace")
+                broken.append((line_no, shown[:RAW_CHARS], f"line {line_no}: {problem}"))
+            if len(rows) + len(broken) >= batch_rows:
                 yield _json_batch(rows, numbers, broken, first)
-                first = record_no + 1
+                first = line_no + 1
                 rows, numbers, broken = [], [], []
     if rows or broken:
         yield _json_batch(rows, numbers, broken, first)
 
 
 def _text(value: object) -> object:
+    """A JSON value as text, or a list of texts: the two shapes validation reads (a nested
+    list or object inside a list stays one element, as its JSON text)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, list):
-        return [_text(v) for v in value]
+        return [v if v is None or isinstance(v, str) else json.dumps(v) for v in value]
     return json.dumps(value)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from reelrank.stores.migrate import Migration, apply_migrations
+from reelrank.migrate import Migration, apply_migrations
 
 __all__ = ["WAREHOUSE_MIGRATIONS", "open_warehouse"]
 

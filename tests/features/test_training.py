@@ -9,7 +9,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from features.engagement import rollup_day
-from features.training import GRADES, label_sql, point_in_time
+from features.training import GRADES, label_query, point_in_time
 
 
 def _at(day: int, hour: int = 12) -> datetime:
@@ -47,9 +47,12 @@ def _world() -> duckdb.DuckDBPyConnection:
 def _rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     for day in range(1, 10):
         rollup_day(con, date(2026, 1, day))
-    return point_in_time(con, label_sql(date(2026, 1, 5), date(2026, 1, 6)),
-                         windows=(1, 7, 28), pair_windows=(7, 28), half_life_days=7, prior_strength=10,
-                         home_window_days=28).pl()
+    return _point_in_time(con, label_query(date(2026, 1, 5), date(2026, 1, 6)))
+
+
+def _point_in_time(con: duckdb.DuckDBPyConnection, labels: object) -> pl.DataFrame:
+    return point_in_time(con, labels, windows=(1, 7, 28), pair_windows=(7, 28),
+                         half_life_days=7, prior_strength=10, home_window_days=28).pl()
 
 
 def test_labels_and_features_come_from_before_the_impression() -> None:

@@ -1,21 +1,19 @@
-"""The control store: live state the API writes and every policy decision reads.
-
-SQLite in WAL mode, so the API's writers and the pipeline's readers do not block each other,
-with `synchronous=FULL` because an acknowledged event or grant change must survive a crash.
+"""The control store's schema: versioned migrations, applied by `connection.connect`.
 
 Id columns carry no declared type on purpose: SQLite then stores each id with the type it came
-in with, so integer ids stay integers and string ids stay strings. Timestamps are ISO-8601 UTC
-text, which sorts correctly and reads back unambiguously.
+in with, so integer ids stay integers and string ids stay strings. Timestamps are text in one
+format (`connection.stamp`), which sorts correctly and reads back unambiguously.
+
+These statements are SQLite's (untyped columns, AUTOINCREMENT, `RAISE(ABORT)` triggers, `IS
+NOT` in checks). A PostgreSQL backend gets its own migrations with the same tables and rules;
+nothing outside this module and `connection` would change.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
+from reelrank.migrate import Migration
 
-from reelrank.stores.migrate import Migration, apply_migrations
-
-__all__ = ["CONTROL_MIGRATIONS", "chat_opted_in", "open_control"]
+__all__ = ["CONTROL_MIGRATIONS"]
 
 _LIVE_GRANTS_INDEX = ("CREATE INDEX cameo_grants_live ON cameo_grants (grantee_id, owner_id) "
                       "WHERE revoked_at IS NULL")
@@ -156,21 +154,31 @@ CONTROL_MIGRATIONS: tuple[Migration, ...] = (
         # Measured on 205k live grants: 1.37 ms -> 0.51 ms p50 for one page's lookup.
         statements=(_LIVE_GRANTS_INDEX,),
     ),
+    Migration(
+        version=4,
+        description="tombstones of unlinked guardians: an unlink is newer than what it ended",
+        statements=(
+            """CREATE TABLE guardian_unlinks (
+                child_id PRIMARY KEY NOT NULL,
+                guardian_id NOT NULL,
+                unlinked_at TEXT NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        version=5,
+        description="served history: what each feed request returned, for the live feed",
+        statements=(
+            """CREATE TABLE served_history (
+                user_id NOT NULL,
+                item_id NOT NULL,
+                served_at TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                position INTEGER NOT NULL CHECK (position >= 1),
+                PRIMARY KEY (request_id, position)
+            )""",
+            "CREATE INDEX served_history_by_user ON served_history (user_id, served_at)",
+            "CREATE INDEX served_history_by_time ON served_history (served_at)",
+        ),
+    ),
 )
-
-
-def open_control(path: Path) -> sqlite3.Connection:
-    """Open (creating and migrating if needed) the control store at `path`."""
-    con = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=FULL")
-    con.execute("PRAGMA foreign_keys=ON")
-    con.execute("PRAGMA busy_timeout=30000")
-    apply_migrations(con, CONTROL_MIGRATIONS, "control store")
-    return con
-
-
-def chat_opted_in(con: sqlite3.Connection) -> list[object]:
-    """Users whose chat-history personalization is on right now (ids as stored)."""
-    return [r[0] for r in con.execute(
-        "SELECT user_id FROM user_settings WHERE chat_personalization = 1").fetchall()]

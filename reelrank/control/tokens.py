@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from reelrank.errors import ReelrankError
+from reelrank.control.connection import Connection, stamp
+from reelrank.errors import NotFoundError, ReelrankError
 
-__all__ = ["SCOPES", "Caller", "create_token", "lookup_token", "revoke_token", "stamp"]
+__all__ = ["SCOPES", "Caller", "create_token", "lookup_token", "revoke_token"]
 
 SCOPES = ("user", "guardian", "service")
 _PREFIX = "rr_"
@@ -32,16 +32,11 @@ class Caller:
     label: str | None = None
 
 
-def stamp(now: datetime) -> str:
-    """The control store's timestamp format: ISO-8601 UTC with microseconds and a `Z`."""
-    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(control: sqlite3.Connection, scope: str, subject: object, *,
+def create_token(control: Connection, scope: str, subject: object, *,
                  now: datetime, label: str | None = None) -> str:
     """A new token for `subject` in `scope`; only its hash is stored."""
     if scope not in SCOPES:
@@ -55,15 +50,16 @@ def create_token(control: sqlite3.Connection, scope: str, subject: object, *,
     return token
 
 
-def revoke_token(control: sqlite3.Connection, token: str, *, now: datetime) -> bool:
-    """Revoke `token`; False when no live token matches it."""
+def revoke_token(control: Connection, token: str, *, now: datetime) -> None:
+    """Revoke `token` (`NotFoundError` when no live token matches it)."""
     cur = control.execute(
         "UPDATE api_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
         [stamp(now), _hash(token.strip())])
-    return cur.rowcount > 0
+    if cur.rowcount != 1:
+        raise NotFoundError("no live token matches; nothing revoked")
 
 
-def lookup_token(control: sqlite3.Connection, token: str) -> Caller | None:
+def lookup_token(control: Connection, token: str) -> Caller | None:
     """The caller a live token speaks for, or None (unknown or revoked)."""
     if not token.startswith(_PREFIX) or len(token) > 200:
         return None

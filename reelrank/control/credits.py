@@ -3,16 +3,16 @@
 A generation's charge and its refund are keyed by (request_id, reason) under the ledger's
 UNIQUE constraint, so a retried charge or refund (a client resubmitting, a worker re-running
 after a crash) lands at most once. The store's triggers (control migration 2) refuse updates,
-deletes, and any debit that would take a balance below zero, whoever writes.
+deletes, and any debit that would take a balance below zero, whoever writes; `charge`
+refuses one first, with `InsufficientCreditsError` (a `reelrank.errors.ConflictError`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
-from generation._common import iso
-from reelrank.errors import ReelrankError
+from reelrank.control.connection import Connection, stamp
+from reelrank.errors import InsufficientCreditsError
 
 __all__ = [
     "CHARGE",
@@ -31,23 +31,13 @@ REFUND = "refund"
 TOP_UP = "top-up"
 
 
-class InsufficientCreditsError(ReelrankError):
-    """A charge larger than the user's balance; nothing was written."""
-
-    def __init__(self, user_id: object, balance: int, cost: int) -> None:
-        super().__init__(f"insufficient credits: balance {balance} < cost {cost} "
-                         f"for user {user_id!r}")
-        self.balance = balance
-        self.cost = cost
-
-
-def balance(con: sqlite3.Connection, user_id: object) -> int:
+def balance(con: Connection, user_id: object) -> int:
     (total,) = con.execute("SELECT coalesce(sum(delta), 0) FROM credit_ledger WHERE user_id = ?",
                            [user_id]).fetchone()
     return int(total)
 
 
-def charged_for(con: sqlite3.Connection, request_id: str) -> int:
+def charged_for(con: Connection, request_id: str) -> int:
     """Credits a request costs now: its charge less its refund (0 when free or refunded)."""
     (net,) = con.execute(
         "SELECT coalesce(-sum(delta), 0) FROM credit_ledger WHERE request_id = ? "
@@ -55,7 +45,7 @@ def charged_for(con: sqlite3.Connection, request_id: str) -> int:
     return int(net)
 
 
-def add_credits(con: sqlite3.Connection, user_id: object, amount: int, *, now: datetime,
+def add_credits(con: Connection, user_id: object, amount: int, *, now: datetime,
                 reference: str | None = None) -> bool:
     """Credit a purchase or grant. `reference` (e.g. the payment id) goes in the ledger's
     request_id column, making a retried top-up a no-op; returns whether a row was added."""
@@ -64,16 +54,17 @@ def add_credits(con: sqlite3.Connection, user_id: object, amount: int, *, now: d
     cur = con.execute(
         "INSERT INTO credit_ledger (user_id, delta, reason, request_id, created_at) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_id, reason) DO NOTHING",
-        [user_id, amount, TOP_UP, reference, iso(now)])
+        [user_id, amount, TOP_UP, reference, stamp(now)])
     return cur.rowcount == 1
 
 
-def charge(con: sqlite3.Connection, user_id: object, request_id: str, amount: int, *,
+def charge(con: Connection, user_id: object, request_id: str, amount: int, *,
            now: datetime) -> int:
     """Debit `amount` for `request_id` once; returns what the request is charged.
 
-    Must run inside the caller's write transaction (`immediate`), so the balance read is still
-    true when the debit is written. A request already charged is not charged again.
+    Must run inside the caller's write transaction (`connection.transaction`), so the
+    balance read is still true when the debit is written. A request already charged is not
+    charged again.
     """
     if not con.in_transaction:
         raise RuntimeError("charge() must run inside a write transaction")
@@ -90,11 +81,11 @@ def charge(con: sqlite3.Connection, user_id: object, request_id: str, amount: in
         raise InsufficientCreditsError(user_id, have, amount)
     con.execute(
         "INSERT INTO credit_ledger (user_id, delta, reason, request_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?)", [user_id, -amount, CHARGE, request_id, iso(now)])
+        "VALUES (?, ?, ?, ?, ?)", [user_id, -amount, CHARGE, request_id, stamp(now)])
     return amount
 
 
-def refund(con: sqlite3.Connection, request_id: str, *, now: datetime) -> int:
+def refund(con: Connection, request_id: str, *, now: datetime) -> int:
     """Give back a request's charge, once; returns the credits refunded (0 when the request
     was free or is already refunded). One statement, so safe inside or outside a transaction.
     """
@@ -103,7 +94,7 @@ def refund(con: sqlite3.Connection, request_id: str, *, now: datetime) -> int:
         "SELECT user_id, -delta, ?, request_id, ? FROM credit_ledger "
         "WHERE request_id = ? AND reason = ? "
         "ON CONFLICT (request_id, reason) DO NOTHING",
-        [REFUND, iso(now), request_id, CHARGE])
+        [REFUND, stamp(now), request_id, CHARGE])
     if cur.rowcount != 1:
         return 0
     (amount,) = con.execute("SELECT delta FROM credit_ledger WHERE request_id = ? AND reason = ?",

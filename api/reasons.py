@@ -1,0 +1,39 @@
+"""Why an item is on a page, in a few words for the viewer: from the sources that proposed it,
+most personal first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.engine import Engine
+from ranking.snapshot.view import View
+
+__all__ = ["REASONS", "reason_for"]
+
+REASONS = {
+    "graph": "from people you follow",
+    "trending": "popular near you",
+    "fresh": "new today",
+    "collaborative": "liked by people with similar taste",
+    "catalog": "popular on the app",
+    "served before": "shown to you before",
+}
+
+
+def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
+    """A short why: the first of the sources that proposed the item, in order of how
+    personal an explanation it gives. `view`: what the page was ranked on (an engine
+    means its snapshot)."""
+    names = source.split(",")
+    if "similar" in names and query.row >= 0 and query.policy.personalized:
+        snap = view.snap if isinstance(view, Engine) else view
+        seen = snap.seen.values[snap.seen.of(query.row)]
+        row = snap.row_of(item_id)
+        if len(seen) and row >= 0 and snap.take("has_vector", np.array([row]))[0]:
+            vector = snap.take("item_vectors", np.array([row]))[0]
+            closest = seen[int(np.argmax(snap.item_vectors[seen] @ vector))]
+            return f"because you watched {snap.item_id_list[int(closest)]}"
+    for name in ("graph", "collaborative", "trending", "fresh", "catalog", "served before"):
+        if name in names:
+            return REASONS[name]
+    return "recommended for you"

@@ -1,0 +1,51 @@
+"""Whom a user has blocked: their videos leave the user's feed and their messages are
+refused (both decided in `ranking.policy`, which reads these rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from reelrank.control.connection import Connection, chunks, marks, rows_as_dicts, stamp
+from reelrank.errors import NotFoundError
+
+__all__ = ["block", "blocked_by", "has_blocked", "list_blocks", "unblock"]
+
+
+def block(con: Connection, user: object, blocked: object, *, now: datetime
+          ) -> dict[str, object]:
+    """Block `blocked` for `user`; blocking again keeps the first block's time."""
+    con.execute("INSERT INTO user_blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id, blocked_id) DO NOTHING", [user, blocked, stamp(now)])
+    return rows_as_dicts(con.execute(
+        "SELECT user_id, blocked_id, created_at FROM user_blocks "
+        "WHERE user_id = ? AND blocked_id = ?", [user, blocked]))[0]
+
+
+def unblock(con: Connection, user: object, blocked: object) -> None:
+    """Lift a block (`NotFoundError` when `user` has not blocked `blocked`)."""
+    if con.execute("DELETE FROM user_blocks WHERE user_id = ? AND blocked_id = ?",
+                   [user, blocked]).rowcount != 1:
+        raise NotFoundError(f"{user} has not blocked {blocked}")
+
+
+def list_blocks(con: Connection, user: object) -> list[dict[str, object]]:
+    return rows_as_dicts(con.execute(
+        "SELECT user_id, blocked_id, created_at FROM user_blocks WHERE user_id = ? "
+        "ORDER BY created_at, blocked_id", [user]))
+
+
+def has_blocked(con: Connection, user: object, other: object) -> bool:
+    return con.execute("SELECT 1 FROM user_blocks WHERE user_id = ? AND blocked_id = ?",
+                       [user, other]).fetchone() is not None
+
+
+def blocked_by(con: Connection, users: Sequence[object]) -> dict[object, set[object]]:
+    """For each of `users` who blocked anyone: whom."""
+    out: dict[object, set[object]] = {}
+    for part in chunks(users):
+        for user, blocked in con.execute(
+                f"SELECT user_id, blocked_id FROM user_blocks WHERE user_id IN ({marks(part)})",
+                part).fetchall():
+            out.setdefault(user, set()).add(blocked)
+    return out

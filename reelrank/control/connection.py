@@ -1,0 +1,143 @@
+"""The control store's connection: what every control-plane function takes, how one is opened,
+the one transaction helper, and the one timestamp format.
+
+SQLite in WAL mode, so the API's writers and the pipeline's readers do not block each other,
+with `synchronous=FULL` because an acknowledged event or grant change must survive a crash.
+
+Every function in `reelrank.control` takes a `Connection` first: the structural type below,
+which a `sqlite3.Connection` opened by `connect` already is. The SQL in the concern modules is
+kept to a portable subset (`?` placeholders, `ON CONFLICT ... DO NOTHING` / `DO UPDATE`,
+`RETURNING`, no SQLite functions except where a module's docstring names one), so a second
+backend (PostgreSQL, for several API hosts) is a job for this module and `schema`: an adapter
+that satisfies `Connection` over a psycopg connection (rewriting `?` to `%s`), its own
+`connect`, and the transaction start below. Callers, which get their connection from
+`DataHome.control()` or the API's `ControlPool`, would not change.
+
+SQLite-specific here: the PRAGMAs in `connect`, `BEGIN IMMEDIATE` in `transaction`, and
+`sqlite3.OperationalError` as the store's transient error.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from reelrank.control.schema import CONTROL_MIGRATIONS
+from reelrank.migrate import apply_migrations
+
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "Connection",
+    "Cursor",
+    "abandon",
+    "chunks",
+    "connect",
+    "marks",
+    "rows_as_dicts",
+    "stamp",
+    "transaction",
+]
+
+# A busy or briefly unavailable store: worth retrying later rather than failing a job over.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+
+# Lists longer than this go to `IN (...)` in parts (SQLite's default limit is 32766 bound
+# parameters; parts keep each statement small).
+CHUNK = 500
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """A control-store connection in autocommit mode: statements outside `transaction` commit
+    one by one."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Sequence[object] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[object]], /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+def connect(path: Path, *, read_only: bool = False) -> Connection:
+    """Open (creating and migrating if needed) the control store at `path`. `read_only`
+    opens an existing store as it is, for tools that inspect another home."""
+    if read_only:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0,
+                               isolation_level=None, check_same_thread=False)
+    con = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("PRAGMA busy_timeout=30000")
+    apply_migrations(con, CONTROL_MIGRATIONS, "control store")
+    return con
+
+
+@contextmanager
+def transaction(con: Connection, *, read_only: bool = False) -> Iterator[Connection]:
+    """One transaction, committed on the way out and rolled back if the block raises.
+
+    A write transaction takes the store's write lock at once (`BEGIN IMMEDIATE`, not a
+    deferred `BEGIN`): each one reads and then writes (count today's requests, then insert;
+    check the balance, then charge; read the served count, then add to it), and holding the
+    lock from the first read is what keeps the read true at the write, across any number of
+    API and worker processes. A backend with row locks must give the same promise (e.g.
+    SERIALIZABLE). `read_only`: a plain `BEGIN`, so several reads see one moment of the
+    store without taking the write lock.
+    """
+    con.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def abandon(con: Connection) -> None:
+    """Roll back a transaction a failed caller left open, so the connection can be reused."""
+    if con.in_transaction:
+        con.execute("ROLLBACK")
+
+
+def stamp(moment: datetime) -> str:
+    """The control store's timestamp format: fixed-width ISO-8601 UTC with microseconds and a
+    `Z` (the form ingestion writes), so comparing text in SQL (`lease_expires_at <= ?`)
+    compares times."""
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamps must be timezone-aware, got naive {moment!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def marks(values: Sequence[object]) -> str:
+    """`?, ?, ...`: one placeholder per value, for `IN (...)`."""
+    return ", ".join("?" * len(values))
+
+
+def chunks(values: Sequence[object]) -> Iterator[Sequence[object]]:
+    """`values` in parts of at most `CHUNK`, for `IN (...)` lists."""
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def rows_as_dicts(cursor: Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
