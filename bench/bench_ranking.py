@@ -5,18 +5,21 @@
 
 Loads `HOME/snapshots/latest` (or `--snapshot DIR`) the way the API does and reports:
 
-- load: manifest verification (sha256 of every file), building the in-memory snapshot,
-  `Engine.load` (ranker, feature assembler); RSS after;
+- load: manifest verification (sha256 of every file, unless this host's record of an
+  earlier verification still matches, as `ServingSnapshot.load` does), building the
+  in-memory snapshot (mapping the arrays the writer froze, or computing them when there
+  are none), `Engine.load` (ranker, feature assembler); RSS after;
 - one user: `engine.rank([u], live)` for --users random active users, with `live` read
   from the home's control store for each call as the API does (`read_live`), p50/p99;
   the same with the live read done beforehand (ranking alone); and the live read alone.
   --warmup users are ranked first and not counted;
 - where one user's time goes: the same users through the engine's public stages
-  (`engine.query`, `engine.propose`, `ranking.engine.merge`, the policy's filters as
-  `engine.candidates` applies them, `engine.score`, the feed definition's selector), with
-  every source, filter and scorer of the definition timed, and the ranker scorer split into
-  feature assembly and the model's predict; checked to give the same page as
-  `engine.rank` (`stages_pages_mismatched`);
+  (`engine.query`, `engine.candidates`, `engine.score`, the feed definition's selector),
+  with every source, filter and scorer of the definition timed ("merge" is the rest of
+  `engine.candidates`: merging the lists), and the ranker scorer split into feature
+  assembly and the model's predict; checked to give the same page as `engine.rank`
+  (`stages_pages_mismatched`); the merged count comes from `engine.propose` and
+  `ranking.engine.merge`;
 - batch: `engine.rank(chunk, live)` over --batch active users in chunks of 1000, `live`
   read per chunk as the batch scorer does, median users/s of --repeats;
 - the same one-user ranking and batch in this process's CPU time (`rank_only_cpu`,
@@ -51,7 +54,7 @@ import numpy as np
 from _smoke import parse_args, tiny_home
 
 from ranking.engine import Engine, merge
-from ranking.policy import read_live, servable
+from ranking.policy import read_live
 from ranking.snapshot.format import verify as _verify
 from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
@@ -109,11 +112,11 @@ class StagedEngine:
     public methods, so the page is the engine's."""
 
     def __init__(self, engine: Engine) -> None:
-        p = engine.pipeline
+        p, self.plain = engine.pipeline, engine
         self.times: dict[str, float] = {}
         wrap = lambda c, method, kind: _Timed(c, method, f"{kind}.{c.NAME}", self.times)
         sources = tuple(wrap(c, "propose", "source") for c in p.sources)
-        self.filters = tuple(wrap(c, "drop", "filter") for c in p.filters)
+        filters = tuple(wrap(c, "drop", "filter") for c in p.filters)
         scorers = tuple(wrap(c, "score", "score") for c in p.scorers)
         self.stages = ["query", *(f"source.{c.NAME}" for c in p.sources), "merge",
                        *(f"filter.{c.NAME}" for c in p.filters),
@@ -127,7 +130,7 @@ class StagedEngine:
             finally:
                 self.times["model"] += time.perf_counter() - started
 
-        pipeline = dataclasses.replace(p, sources=sources, filters=self.filters,
+        pipeline = dataclasses.replace(p, sources=sources, filters=filters,
                                        scorers=scorers,
                                        exploration=sources[p.sources.index(p.exploration)])
         self.engine = Engine(engine.snap, engine.settings, engine.ranker,
@@ -135,9 +138,9 @@ class StagedEngine:
 
     def rank(self, user: object, live) -> tuple[dict[str, float], list, int, int]:
         """`Engine.rank([user], live)` stage by stage: (milliseconds per stage, page item
-        ids, merged candidates, scored candidates). The stages are `Engine.candidates`
-        (`engine.propose`, `merge`, the policy's filters) done step by step, then
-        `engine.score` and the selector; the caller checks the page is the same."""
+        ids, merged candidates, scored candidates): `engine.query`, `engine.candidates`
+        (its sources and filters timed by the wrappers), `engine.score`, the selector; the
+        caller checks the page is the same."""
         clock, engine = time.perf_counter, self.engine
         times = self.times
         times.clear()
@@ -147,12 +150,12 @@ class StagedEngine:
         t = clock()
         q = engine.query(user, live.policy(user))
         times["query"] = clock() - t
-        proposed, _failed = engine.propose([q], view)
         t = clock()
-        pool = merge([found[0] for found in proposed], engine.pipeline.labels)
-        times["merge"] = clock() - t
-        keep, _removed = servable(view, q, live, pool.rows, self.filters)
-        merged, pool = len(pool.rows), pool.subset(keep)
+        (pool,), _removed, _failed = engine.candidates([q], live, view)
+        # merging the sources' lists, and whatever else candidates does besides its
+        # sources and filters
+        times["merge"] = clock() - t - sum(v for k, v in times.items()
+                                           if k.startswith(("source.", "filter.")))
         ctx = engine.scoring(view)
         (scores,) = engine.score(ctx, [q], [pool])
         # the ranker scorer's own time is feature assembly plus the model's predict
@@ -160,6 +163,8 @@ class StagedEngine:
         t = clock()
         page = engine.pipeline.selector.select(ctx, q, pool, scores)
         times["select"] = clock() - t
+        proposed, _failed = self.plain.propose([q], view)  # untimed: the merged count
+        merged = len(merge([found[0] for found in proposed]).rows)
         return ({k: v * 1000 for k, v in times.items()}, page.item_ids, merged,
                 len(pool.rows))
 
@@ -198,13 +203,17 @@ def main() -> None:
     settings = home.settings
     before = _mem_mb()
     _say(f"loading {directory}")
+    # = ServingSnapshot.load, timed in its two parts: the verification (files hashed unless
+    # this host's record of an earlier verification still matches them), then the build
+    trusted = directory.parent / ".verified"
+    had_record = (trusted / f"{directory.name}.json").is_file()
     t = time.perf_counter()
-    manifest = _verify(directory)
+    manifest = _verify(directory, trusted=trusted)
     verify_s = time.perf_counter() - t
     t = time.perf_counter()
-    snap = ServingSnapshot(directory, manifest)   # = ServingSnapshot.load minus _verify
+    snap = ServingSnapshot(directory, manifest)
     build_s = time.perf_counter() - t
-    compiled = directory / ".compiled"
+    compiled = directory.parent / ".compiled"   # where Engine.load keeps it
     cached = compiled.is_dir() and any(compiled.iterdir())
     t = time.perf_counter()
     engine = Engine.load(snap, settings)
@@ -303,7 +312,8 @@ def main() -> None:
     report = {
         "snapshot": str(directory), "items": snap.n_items, "users": snap.user_ids.len(),
         "active_users": len(active), "disk_bytes": disk,
-        "load_s": {"verify": round(verify_s, 2), "snapshot": round(build_s, 2),
+        "load_s": {"verify": round(verify_s, 2), "verify_record_existed": had_record,
+                   "arrays_frozen": snap.frozen, "snapshot": round(build_s, 2),
                    "engine": round(engine_s, 2), "ranker_backend": settings.ranker_backend,
                    "compiled_ranker_cached": cached,
                    "total": round(verify_s + build_s + engine_s, 2)},

@@ -30,8 +30,9 @@ that defines ranking real:
   `ease_max_items` is factorised, and EASE itself is not scaled);
 - the content and collaborative indexes are built with `ItemIndex` and `IndexParams()`
   (HNSW above 200k items: 3-6 minutes for 1M x 384 on two cores), the real ranker is linked
-  in, and `manifest.json` is written by `ranking.snapshot.format.write_manifest` (as
-  `export_snapshot` writes it) with the source's as-of date, defaults, log kind and ranker;
+  in, the serving arrays are frozen (`ranking.snapshot.frozen.freeze_tables`) and
+  `manifest.json` is written by `ranking.snapshot.format.write_manifest`, as
+  `export_snapshot` does both, with the source's as-of date, defaults, log kind and ranker;
   `ranking.publish.publish_snapshot` makes it `latest`;
 - the control store gets the real per-user live state scaled the same way (chat settings,
   guardian rules, cameo grants: each non-self cameo in a new item is granted at the real
@@ -73,6 +74,7 @@ from ranking.index import IndexParams, ItemIndex
 from ranking.publish import publish_snapshot
 from ranking.snapshot.format import ENTITY_FILES, MANIFEST, write_manifest
 from ranking.snapshot.format import verify as _verify
+from ranking.snapshot.frozen import freeze_tables
 from reelrank.control.bulk import read_rows, replace_social_state
 from reelrank.control.connection import Connection, connect
 from reelrank.errors import ReelrankError
@@ -579,8 +581,12 @@ def build(real: Real, n_items: int, n_users: int, seed: int, clusters: int, out_
             f"{time.perf_counter() - started:.0f}s")
         if (real.directory / "ranker").is_dir():
             _link_files(real.directory / "ranker", tmp / "ranker")
-        # The source's manifest fields, this snapshot's files: written by the format module,
-        # the one writer of manifests.
+        # As export_snapshot does: the arrays computed once here, so servers map them; then
+        # the manifest (the source's fields, this snapshot's files) by the format module.
+        started = time.perf_counter()
+        gc.collect()
+        freeze_tables(tmp, real.manifest["defaults"])
+        say(f"arrays frozen in {time.perf_counter() - started:.0f}s")
         write_manifest(tmp, as_of=as_of, defaults=real.manifest["defaults"],
                        log_kind=real.manifest.get("log_kind", "exposures"),
                        ranker=real.manifest.get("ranker"))
@@ -750,7 +756,7 @@ def _cached(out: Path, params: dict) -> Path | None:
             or latest.resolve().name != state.get("snapshot"):
         return None
     try:
-        _verify(latest.resolve())
+        _verify(latest.resolve(), trusted=latest.parent / ".verified")  # as servers do
     except ReelrankError as exc:
         say(f"cached snapshot does not verify ({exc}); rebuilding")
         return None
