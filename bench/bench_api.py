@@ -18,6 +18,7 @@ Prints a JSON report and a markdown row
 `| catalog | users | target rps | achieved rps | p50 ms | p99 ms | errors | rank p50 ms |
 http p50 / rank p50 |`. The load generator runs on the same machine as the server and
 competes with it for CPU; on a small machine its figures are a floor, not a ceiling.
+--smoke: two seconds at 20/s on a copy of the tiny home (`bench/_smoke.py`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import polars as pl
+from _smoke import copy_of_tiny_home, parse_args
 
 from api.feed import FeedService
 from ranking.engine import Engine
@@ -158,7 +160,8 @@ def _in_process(home: DataHome, users: list[object], limit: int, repeats: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--home", type=Path, default=None,
+                        help="a home with snapshots/latest (--smoke: a copy of the tiny one)")
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load")
     parser.add_argument("--users", type=int, default=100, help="active users with tokens")
@@ -172,9 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precomputed", action="store_true",
                         help="draw users from those with a precomputed page")
-    args = parser.parse_args(argv)
+    # --smoke: a few seconds of load on a private copy of the tiny home (tokens are written
+    # to its control store); its active users have precomputed pages, the cold ones do not.
+    args = parse_args(parser, {"rate": 20.0, "duration": 2.0, "users": 10, "cold_users": 3,
+                               "rank_repeats": 2, "ready_timeout": 120.0}, argv)
+    if args.home is not None:
+        return _run(args, DataHome.open(args.home))
+    if not args.smoke:
+        parser.error("--home is required (or --smoke)")
+    with tempfile.TemporaryDirectory(prefix="reelrank-bench-api-") as scratch:
+        return _run(args, DataHome.open(copy_of_tiny_home(Path(scratch) / "home")))
 
-    home = DataHome.open(args.home)
+
+def _run(args: argparse.Namespace, home: DataHome) -> int:
     snap_dir = (home.dir("snapshots") / "latest").resolve()
     seen = pl.read_parquet(snap_dir / "seen.parquet", columns=["user_id"])
     active = seen["user_id"].unique().sort().to_list()
@@ -229,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(report, indent=2, default=float))
     print("| catalog | users | target rps | achieved rps | p50 ms | p99 ms | errors | "
           "rank p50 ms | http p50 / rank p50 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print(f"| {report['catalog_items']:,} items | {len(users) + len(cold)} | {args.rate:g} | "
           f"{report['achieved_rps']:g} | {report['http_p50_ms']:.1f} | "
           f"{report['http_p99_ms']:.1f} | {report['errors']} | "

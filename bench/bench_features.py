@@ -5,7 +5,8 @@
 For each size it makes (once, cached under --workdir) a synthetic world of about that many
 events and ingests it; then, in fresh processes, times the daily rollup of every day plus
 all feature snapshot tables (user, item, creator, user x creator, user x topic, home
-region, regional popularity), reporting the median wall time and peak RSS.
+region, regional popularity), reporting the median wall time and peak RSS. --smoke: about
+30k events (1,000 users x 3 days) in a scratch directory, once.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from _measure import measure
+from _smoke import parse_args
 
 # Events per user-day in the synthetic world (measured: ~10.2 at the default config).
 EVENTS_PER_USER_DAY = 10.2
-DAYS = 30
+DAYS = 30  # of the world's log, unless --days
 
 BUILD = """
 import json, time
@@ -54,16 +57,16 @@ def _size(text: str) -> int:
     return int(float(text.rstrip("KM")) * scale)
 
 
-def _world(workdir: Path, events: int) -> Path:
-    users = max(1_000, round(events / (EVENTS_PER_USER_DAY * DAYS)))
-    home = workdir / f"home-{users}x{DAYS}"
+def _world(workdir: Path, events: int, days: int) -> Path:
+    users = max(1_000, round(events / (EVENTS_PER_USER_DAY * days)))
+    home = workdir / f"home-{users}x{days}"
     if (home / "ready").is_file():
         return home
-    world = workdir / f"world-{users}x{DAYS}"
+    world = workdir / f"world-{users}x{days}"
     reelrank = [sys.executable, "-m", "cli.main"]
     if not (world / "world.json").is_file():
         subprocess.run([*reelrank, "simulate", "--out", str(world), "--users", str(users),
-                        "--days", str(DAYS), "--seed", "1", "--overwrite"], check=True)
+                        "--days", str(days), "--seed", "1", "--overwrite"], check=True)
     subprocess.run([*reelrank, "ingest", str(world), "--home", str(home)], check=True)
     (home / "ready").touch()
     return home
@@ -73,12 +76,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", nargs="+", default=["10M", "50M"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--days", type=int, default=DAYS, help="days of the world's log")
     parser.add_argument("--workdir", type=Path, default=Path("bench/out/features"))
-    args = parser.parse_args()
-    args.workdir.mkdir(parents=True, exist_ok=True)
+    # --smoke: a 1,000-user, 3-day world (about 30k events) in a scratch directory.
+    args = parse_args(parser, {"events": ["30K"], "days": 3, "repeats": 1, "workdir": None})
+    if args.workdir is not None:
+        _run(args, args.workdir)
+        return
+    with tempfile.TemporaryDirectory(prefix="reelrank-bench-features-") as scratch:
+        _run(args, Path(scratch))
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
     results = []
     for size in args.events:
-        home = _world(args.workdir, _size(size))
+        home = _world(workdir, _size(size), args.days)
         result = measure(BUILD.format(home=str(home)), args.repeats)
         results.append(result)
         print(json.dumps(result, indent=2), flush=True)

@@ -8,7 +8,8 @@ GIF renderer), per worker count, per repeat: a fresh data home gets N free reque
 `not_before` is set a few seconds ahead so the K workers (started at once, with the hashing
 embedder) are all up and polling before any job is due. Throughput is N over the time from
 that instant to the last job's completion, so process start-up is not counted. Median of the
-repeats; every job must end done exactly once or the run fails.
+repeats; every job must end done exactly once or the run fails. --smoke: 5 jobs, one
+worker, once per backend.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+
+from _smoke import parse_args
 
 from generation._common import utc_now
 from generation.requests import submit_generation
@@ -81,7 +84,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backends", nargs="+", choices=sorted(BACKENDS),
                         default=["stub", "procedural"])
-    args = parser.parse_args()
+    args = parse_args(parser, {"jobs": 5, "workers": [1], "repeats": 1})
     results = []
     for backend in args.backends:
         for workers in args.workers:

@@ -4,6 +4,7 @@
 
 Prints a JSON object and a Markdown table row per phase (median of --repeats fresh-process
 runs; peak RSS of the phase's process). Figures in the README come from this script.
+--smoke: 200 users x 3 days, once (seconds).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from _measure import measure
+from _smoke import parse_args
 
 SIMULATE = """
 import json
@@ -44,7 +46,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
-    args = parser.parse_args()
+    args = parse_args(parser, {"users": 200, "days": 3, "repeats": 1})
     work = args.workdir or Path(tempfile.mkdtemp(prefix="reelrank-bench-"))
     world, home = work / "world", work / "home"
     try:

@@ -5,30 +5,40 @@
 
 Loads `HOME/snapshots/latest` (or `--snapshot DIR`) the way the API does and reports:
 
-- load: manifest verification (sha256 of every file), building the in-memory snapshot,
-  `Engine.load` (ranker, feature assembler); RSS after;
+- load: manifest verification (sha256 of every file, unless this host's record of an
+  earlier verification still matches, as `ServingSnapshot.load` does), building the
+  in-memory snapshot (mapping the arrays the writer froze, or computing them when there
+  are none), `Engine.load` (ranker, feature assembler); RSS after;
 - one user: `engine.rank([u], live)` for --users random active users, with `live` read
   from the home's control store for each call as the API does (`read_live`), p50/p99;
   the same with the live read done beforehand (ranking alone); and the live read alone.
   --warmup users are ranked first and not counted;
-- where one user's time goes: the same users through the engine's stages timed one by
-  one (query, each candidate source, merge, each policy filter, feature assembly, the
-  ranker's predict, selection), checked to give the same
-  page as `engine.rank` (`stages_pages_mismatched`);
+- where one user's time goes: the same users through the engine's public stages
+  (`engine.query`, `engine.candidates`, `engine.score`, the feed definition's selector),
+  with every source, filter and scorer of the definition timed ("merge" is the rest of
+  `engine.candidates`: merging the lists), and the ranker scorer split into feature
+  assembly and the model's predict; checked to give the same page as `engine.rank`
+  (`stages_pages_mismatched`); the merged count comes from `engine.propose` and
+  `ranking.engine.merge`;
 - batch: `engine.rank(chunk, live)` over --batch active users in chunks of 1000, `live`
   read per chunk as the batch scorer does, median users/s of --repeats;
+- the same one-user ranking and batch in this process's CPU time (`rank_only_cpu`,
+  `users_per_cpu_s_median`): on a shared machine, wall time also counts the waits for a
+  core, CPU time much less so;
 - candidates per user: the merged pool the sources propose, and what is left to score
   after the policy filters, averaged over the batch users.
 
 Prints a JSON report and a markdown row
 `| catalog | users | one user p50 | p99 | batch users/s | candidates/user |`
 (candidates/user: the scored pool). --cprofile N adds a cProfile of N single-user ranks.
+--smoke: a few users of the tiny home (`bench/_smoke.py`), seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import gc
 import io
 import json
@@ -41,16 +51,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from _smoke import parse_args, tiny_home
 
-from ranking.context import Candidates
-from ranking.filters import FILTERS
-from ranking.pipeline import SOURCES, Engine, _merge
+from ranking.engine import Engine, merge
 from ranking.policy import read_live
 from ranking.snapshot.format import verify as _verify
 from ranking.snapshot.reader import ServingSnapshot
 from reelrank.home import DataHome
 
 CHUNK = 1_000
+RANKER = "ranker"  # the scorer whose time splits into feature assembly and the model
 
 
 def _mem_mb() -> dict[str, float]:
@@ -75,81 +85,104 @@ def _pct(values: list[float]) -> dict[str, float]:
             "mean": round(float(a.mean()), 3), "max": round(float(a.max()), 3)}
 
 
-def _rows_bits(pool) -> tuple[np.ndarray, np.ndarray]:
-    """`_merge`'s result as (rows, bits), whichever shape this engine version returns."""
-    if hasattr(pool, "rows"):
-        return pool.rows, pool.bits
-    return pool[0], pool[1]
+class _Timed:
+    """A pipeline component (a source, filter or scorer module) whose `method` adds its
+    wall time to `times[stage]`; every other attribute is the component's own."""
+
+    def __init__(self, component, method: str, stage: str, times: dict[str, float]) -> None:
+        self._component = component
+        inner = getattr(component, method)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                times[stage] += time.perf_counter() - started
+
+        setattr(self, method, timed)
+
+    def __getattr__(self, name: str):
+        return getattr(self._component, name)
 
 
-def staged_rank(engine: Engine, user: object, live) -> tuple[dict[str, float], list, int, int]:
-    """`engine.rank([user], live)` stage by stage: (milliseconds per stage, page item ids,
-    merged candidates, scored candidates). Mirrors `Engine.rank` through its internals;
-    the caller checks the page is the same. "model" is the ranker's predict on the
-    assembled features (the engine's whole `_score` when it does not use the ranker)."""
-    clock = time.perf_counter
-    times: dict[str, float] = {}
-    snap, settings = engine.snap, engine.settings
-    t = clock()
-    q = engine.query(user, live.policy(user))
-    times["query"] = clock() - t
-    found = []
-    for source in SOURCES:
+class StagedEngine:
+    """`engine`'s feed definition with every source, filter and scorer timed, and the
+    ranker's predict timed apart from its feature assembly; run through the engine's own
+    public methods, so the page is the engine's."""
+
+    def __init__(self, engine: Engine) -> None:
+        p, self.plain = engine.pipeline, engine
+        self.times: dict[str, float] = {}
+        wrap = lambda c, method, kind: _Timed(c, method, f"{kind}.{c.NAME}", self.times)
+        sources = tuple(wrap(c, "propose", "source") for c in p.sources)
+        filters = tuple(wrap(c, "drop", "filter") for c in p.filters)
+        scorers = tuple(wrap(c, "score", "score") for c in p.scorers)
+        self.stages = ["query", *(f"source.{c.NAME}" for c in p.sources), "merge",
+                       *(f"filter.{c.NAME}" for c in p.filters),
+                       *(f"score.{c.NAME}" for c in p.scorers if c.NAME != RANKER),
+                       "features", "model", "select"]
+
+        def predict(matrix: np.ndarray) -> np.ndarray:
+            started = time.perf_counter()
+            try:
+                return engine.predict(matrix)
+            finally:
+                self.times["model"] += time.perf_counter() - started
+
+        pipeline = dataclasses.replace(p, sources=sources, filters=filters,
+                                       scorers=scorers,
+                                       exploration=sources[p.sources.index(p.exploration)])
+        self.engine = Engine(engine.snap, engine.settings, engine.ranker,
+                             predict if engine.predict is not None else None, pipeline)
+
+    def rank(self, user: object, live) -> tuple[dict[str, float], list, int, int]:
+        """`Engine.rank([user], live)` stage by stage: (milliseconds per stage, page item
+        ids, merged candidates, scored candidates): `engine.query`, `engine.candidates`
+        (its sources and filters timed by the wrappers), `engine.score`, the selector; the
+        caller checks the page is the same."""
+        clock, engine = time.perf_counter, self.engine
+        times = self.times
+        times.clear()
+        times.update(dict.fromkeys(self.stages, 0.0))
+        times["score." + RANKER] = 0.0
+        view = engine.snap  # nothing added since the snapshot
         t = clock()
-        if q.policy.personalized or not source.PERSONAL:
-            found.append(source.propose(snap, [q], settings)[0])
-        else:
-            found.append(Candidates.empty())
-        times[f"source.{source.NAME}"] = clock() - t
-    t = clock()
-    rows, bits = _rows_bits(_merge(found))
-    times["merge"] = clock() - t
-    keep = np.ones(len(rows), dtype=bool)
-    for name, applies, drop in FILTERS:
+        q = engine.query(user, live.policy(user))
+        times["query"] = clock() - t
         t = clock()
-        if applies(q.policy):
-            keep &= ~(drop(snap, q, live, rows) & keep)
-        times[f"filter.{name}"] = clock() - t
-    merged = len(rows)
-    rows, bits = rows[keep], bits[keep]
-    personal = bool(q.policy.personalized and len(rows))
-    t = clock()
-    matrix = engine.assembler.rows(q.row, rows, q.vector) if personal else None
-    times["features"] = clock() - t
-    ranker = personal and engine.ranker is not None \
-        and getattr(engine, "scorer", "ranker") == "ranker"
-    t = clock()
-    if ranker:
-        engine.predict(matrix)
-    times["model"] = clock() - t
-    t = clock()
-    scores = engine._score([q], [rows])[0]   # the engine's scores, for the page check
-    if not ranker:                           # popularity / other scorers: all of _score
-        times["model"] = clock() - t
-    t = clock()
-    page = engine._select(q, rows, bits, scores)
-    times["select"] = clock() - t
-    return {k: v * 1000 for k, v in times.items()}, page.item_ids, merged, len(rows)
+        (pool,), _removed, _failed = engine.candidates([q], live, view)
+        # merging the sources' lists, and whatever else candidates does besides its
+        # sources and filters
+        times["merge"] = clock() - t - sum(v for k, v in times.items()
+                                           if k.startswith(("source.", "filter.")))
+        ctx = engine.scoring(view)
+        (scores,) = engine.score(ctx, [q], [pool])
+        # the ranker scorer's own time is feature assembly plus the model's predict
+        times["features"] = times.pop("score." + RANKER) - times["model"]
+        t = clock()
+        page = engine.pipeline.selector.select(ctx, q, pool, scores)
+        times["select"] = clock() - t
+        proposed, _failed = self.plain.propose([q], view)  # untimed: the merged count
+        merged = len(merge([found[0] for found in proposed]).rows)
+        return ({k: v * 1000 for k, v in times.items()}, page.item_ids, merged,
+                len(pool.rows))
 
 
 def pools(engine: Engine, users: list, live) -> tuple[np.ndarray, np.ndarray]:
-    """(merged, scored) candidates per user, as `Engine.rank` forms them."""
-    from ranking.policy import servable
-
+    """(merged, scored) candidates per user: what the sources propose (`engine.propose`,
+    `merge`) and what `engine.candidates` leaves to score after the policy filters."""
     queries = [engine.query(u, live.policy(u)) for u in users]
-    proposed, _failed = engine._propose(queries)
-    merged, scored = [], []
-    for n, q in enumerate(queries):
-        rows, _bits = _rows_bits(_merge([p[n] for p in proposed]))
-        keep, _gone = servable(engine.snap, q, live, rows)
-        merged.append(len(rows))
-        scored.append(int(keep.sum()))
-    return np.array(merged), np.array(scored)
+    proposed, _failed = engine.propose(queries, engine.snap)
+    merged = [len(merge([p[n] for p in proposed]).rows) for n in range(len(queries))]
+    scored, _removed, _failed = engine.candidates(queries, live)
+    return np.array(merged), np.array([len(p.rows) for p in scored])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, default=Path(".reelrank"))
+    parser.add_argument("--home", type=Path, default=Path(".reelrank"),
+                        help="a home with snapshots/latest (--smoke: the tiny one)")
     parser.add_argument("--snapshot", type=Path, default=None,
                         help="a snapshot directory (default: HOME/snapshots/latest)")
     parser.add_argument("--users", type=int, default=300, help="users timed one at a time")
@@ -160,9 +193,9 @@ def main() -> None:
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="also profile N single-user ranks with cProfile")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
-    args = parser.parse_args()
-
-    home = DataHome.open(args.home)
+    args = parse_args(parser, {"home": None, "users": 5, "warmup": 2, "batch": 40,
+                               "repeats": 1})
+    home = DataHome.open(args.home if args.home is not None else tiny_home())
     directory = (args.snapshot or home.dir("snapshots") / "latest").resolve()
     if not directory.is_dir():
         raise SystemExit(f"{directory}: no snapshot (run `reelrank run` or "
@@ -170,13 +203,17 @@ def main() -> None:
     settings = home.settings
     before = _mem_mb()
     _say(f"loading {directory}")
+    # = ServingSnapshot.load, timed in its two parts: the verification (files hashed unless
+    # this host's record of an earlier verification still matches them), then the build
+    trusted = directory.parent / ".verified"
+    had_record = (trusted / f"{directory.name}.json").is_file()
     t = time.perf_counter()
-    manifest = _verify(directory)
+    manifest = _verify(directory, trusted=trusted)
     verify_s = time.perf_counter() - t
     t = time.perf_counter()
-    snap = ServingSnapshot(directory, manifest)   # = ServingSnapshot.load minus _verify
+    snap = ServingSnapshot(directory, manifest)
     build_s = time.perf_counter() - t
-    compiled = directory / ".compiled"
+    compiled = directory.parent / ".compiled"   # where Engine.load keeps it
     cached = compiled.is_dir() and any(compiled.iterdir())
     t = time.perf_counter()
     engine = Engine.load(snap, settings)
@@ -199,13 +236,15 @@ def main() -> None:
     # grant, so it is read per user and dropped, never kept for all users at once.
     for u in warm:
         engine.rank([u], read_live(control, [u], today))
-    with_live, live_only, rank_only = [], [], []
+    with_live, live_only, rank_only, rank_cpu = [], [], [], []
     for u in timed:
         t0 = time.perf_counter()
         live = read_live(control, [u], today)
         t1 = time.perf_counter()
+        c1 = time.process_time()
         engine.rank([u], live)
         t2 = time.perf_counter()
+        rank_cpu.append((time.process_time() - c1) * 1000)
         with_live.append((t2 - t0) * 1000)
         live_only.append((t1 - t0) * 1000)
         rank_only.append((t2 - t1) * 1000)
@@ -217,9 +256,10 @@ def main() -> None:
     # ---- stages
     stages: dict[str, list[float]] = {}
     merged_one, scored_one, mismatched = [], [], 0
+    staged = StagedEngine(engine)
     for u in timed:
         live = read_live(control, [u], today)
-        times, ids, merged, scored = staged_rank(engine, u, live)
+        times, ids, merged, scored = staged.rank(u, live)
         for name, ms in times.items():
             stages.setdefault(name, []).append(ms)
         merged_one.append(merged)
@@ -246,10 +286,10 @@ def main() -> None:
 
     # ---- batch
     batch = [active[i] for i in rng.permutation(len(active))[: args.batch]]
-    rates, live_s = [], []
+    rates, live_s, cpu_rates = [], [], []
     for _ in range(args.repeats):
         spent_live = 0.0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for s in range(0, len(batch), CHUNK):
             chunk = batch[s:s + CHUNK]
             tl = time.perf_counter()
@@ -257,6 +297,7 @@ def main() -> None:
             spent_live += time.perf_counter() - tl
             engine.rank(chunk, live)
         rates.append(len(batch) / (time.perf_counter() - t0))
+        cpu_rates.append(len(batch) / (time.process_time() - c0))
         live_s.append(spent_live)
     merged_b, scored_b = [], []
     for s in range(0, len(batch), CHUNK):
@@ -271,20 +312,23 @@ def main() -> None:
     report = {
         "snapshot": str(directory), "items": snap.n_items, "users": snap.user_ids.len(),
         "active_users": len(active), "disk_bytes": disk,
-        "load_s": {"verify": round(verify_s, 2), "snapshot": round(build_s, 2),
+        "load_s": {"verify": round(verify_s, 2), "verify_record_existed": had_record,
+                   "arrays_frozen": snap.frozen, "snapshot": round(build_s, 2),
                    "engine": round(engine_s, 2), "ranker_backend": settings.ranker_backend,
                    "compiled_ranker_cached": cached,
                    "total": round(verify_s + build_s + engine_s, 2)},
         "memory_mb": {"before_load": before["rss_mb"], "after_load": loaded["rss_mb"],
                       "end": end["rss_mb"], "peak": end["peak_rss_mb"]},
         "one_user_ms": {"users": len(timed), "with_live_read": _pct(with_live),
-                        "rank_only": _pct(rank_only), "live_read": _pct(live_only)},
+                        "rank_only": _pct(rank_only), "live_read": _pct(live_only),
+                        "rank_only_cpu": _pct(rank_cpu)},
         "stages_ms": stage_report, "stages_pages_mismatched": mismatched,
         "candidates_one_user": {"merged": round(float(np.mean(merged_one)), 1),
                                 "scored": round(float(np.mean(scored_one)), 1)},
         "batch": {"users": len(batch), "chunk": CHUNK, "repeats": args.repeats,
                   "users_per_s_median": round(statistics.median(rates), 1),
                   "users_per_s_all": [round(r, 1) for r in rates],
+                  "users_per_cpu_s_median": round(statistics.median(cpu_rates), 1),
                   "live_read_s_median": round(statistics.median(live_s), 3),
                   "candidates_per_user": {"merged": round(float(merged_b.mean()), 1),
                                           "scored": round(float(scored_b.mean()), 1),

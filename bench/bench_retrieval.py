@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_retrieval.py                  # 1M x 384, k=500, 1,000 queries
     .venv/bin/python bench/bench_retrieval.py --n 20000 --queries 200 --k 100 --repeats 3
+    .venv/bin/python bench/bench_retrieval.py --smoke
 
 Vectors are realistic rather than uniform: 64 latent factors (each item a Zipf-popular topic
 centre plus its own offset) mixed into `--dim` dimensions by a random matrix, plus isotropic
@@ -15,7 +16,8 @@ percentiles are over the single-query timings. Peak RSS is the child's whole-run
 (vectors + both indexes); `hnsw_phase_peak_rss_mb` is the peak before the exact index exists,
 and `hnsw_index_mb` the resident growth from building the HNSW index alone.
 
-Prints one JSON object, then a Markdown table header and row.
+Prints one JSON object, then a Markdown table header and row. --smoke: 3,000 x 32, k=50
+(HNSW still forced, seconds).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from _measure import measure
+from _smoke import parse_args
 
 LATENT = 64  # latent factors behind the vectors
 TOPICS = 500  # topic centres in latent space, drawn with Zipf(1.1)-like popularity
@@ -162,7 +165,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="fresh-process runs (median)")
-    args = parser.parse_args()
+    args = parse_args(parser, {"n": 3_000, "dim": 32, "queries": 20, "exact_queries": 5,
+                               "k": 50})
     if args.queries < WARMUP or args.exact_queries < 1 or args.n < args.k:
         parser.error("need --queries >= 10, --exact-queries >= 1 and --n >= --k")
     config = {"n": args.n, "dim": args.dim, "queries": args.queries, "k": args.k,

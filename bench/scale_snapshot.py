@@ -3,6 +3,7 @@
     nice -n 10 .venv/bin/python bench/scale_snapshot.py                   # 1M items, 100k users
     .venv/bin/python bench/scale_snapshot.py --from bench/out/world --items 200000 --users 20000 \
         --out bench/out/scale-200k
+    .venv/bin/python bench/scale_snapshot.py --smoke     # 3k x 500 from a tiny home, scratch out
 
 The synthetic world generator cannot make a 1M-item catalog through the whole pipeline in a
 reasonable time, so this takes a real snapshot (`--from`: a home where `reelrank run`
@@ -24,10 +25,15 @@ that defines ranking real:
 - item embeddings (384-d) are a mixture around `--clusters` centroids (which themselves sit
   around one direction per real topic) plus noise, L2-normalised; a user's embedding is the
   normalised mean of the items they saw; collaborative vectors (64-d) likewise, with their
-  own centroids per cluster;
+  own centroids per cluster, for the share of items and users the source's collaborative
+  model covers (its factorised index, else its EASE model: a catalog past
+  `ease_max_items` is factorised, and EASE itself is not scaled);
 - the content and collaborative indexes are built with `ItemIndex` and `IndexParams()`
   (HNSW above 200k items: 3-6 minutes for 1M x 384 on two cores), the real ranker is linked
-  in, and `manifest.json` is written the way `export_snapshot` writes it;
+  in, the serving arrays are frozen (`ranking.snapshot.frozen.freeze_tables`) and
+  `manifest.json` is written by `ranking.snapshot.format.write_manifest`, as
+  `export_snapshot` does both, with the source's as-of date, defaults, log kind and ranker;
+  `ranking.publish.publish_snapshot` makes it `latest`;
 - the control store gets the real per-user live state scaled the same way (chat settings,
   guardian rules, cameo grants: each non-self cameo in a new item is granted at the real
   rate), since `read_live` and the consent filter cost what that state makes them cost;
@@ -46,9 +52,11 @@ import gc
 import hashlib
 import json
 import math
+import os
 import resource
 import shutil
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -59,19 +67,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from ranking.serving.export import (
-    ENTITY_FILES,
-    FORMAT,
-    MANIFEST,
-    _link_tree,
-    _plain,
-    _sha256,
-    publish_snapshot,
-)
+from _smoke import parse_args, tiny_home
 from scipy import sparse
 
 from ranking.index import IndexParams, ItemIndex
+from ranking.publish import publish_snapshot
+from ranking.snapshot.format import ENTITY_FILES, MANIFEST, write_manifest
 from ranking.snapshot.format import verify as _verify
+from ranking.snapshot.frozen import freeze_tables
 from reelrank.control.bulk import read_rows, replace_social_state
 from reelrank.control.connection import Connection, connect
 from reelrank.errors import ReelrankError
@@ -208,6 +211,13 @@ class Real:
             if (collab / "ids.parquet").is_file() else 0
         self.collab_users = pl.read_parquet(collab / "users.parquet").height \
             if (collab / "users.parquet").is_file() else 0
+        ease = directory / "indexes" / "ease" / "ids.parquet"
+        if not self.collab_items and ease.is_file():
+            # A catalog small enough for EASE (`ease_max_items`) has no factorised model, but
+            # the scaled one, far past that, gets it from the pipeline: as much of it as EASE
+            # covered here (its items; every user with history, the window being long).
+            self.collab_items = pl.read_parquet(ease).height
+            self.collab_users = self.seen["user_id"].n_unique()
         self.n_users, self.n_items = self.users.height, self.items.height
         self.user_row = {u: n for n, u in enumerate(self.users["user_id"].to_list())}
         self.item_row = {i: n for n, i in enumerate(self.items["item_id"].to_list())}
@@ -570,15 +580,16 @@ def build(real: Real, n_items: int, n_users: int, seed: int, clusters: int, out_
         say(f"collaborative index: {len(rows):,} x {COLLAB_DIM} in "
             f"{time.perf_counter() - started:.0f}s")
         if (real.directory / "ranker").is_dir():
-            _link_tree(real.directory / "ranker", tmp / "ranker")
-        files = sorted(f for f in tmp.rglob("*") if f.is_file())
-        manifest = {
-            "format": FORMAT, "as_of": as_of, "defaults": real.manifest["defaults"],
-            "ranker": real.manifest.get("ranker"),
-            "files": {str(f.relative_to(tmp)): {"bytes": f.stat().st_size,
-                                                "sha256": _sha256(f)} for f in files},
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_plain))
+            _link_files(real.directory / "ranker", tmp / "ranker")
+        # As export_snapshot does: the arrays computed once here, so servers map them; then
+        # the manifest (the source's fields, this snapshot's files) by the format module.
+        started = time.perf_counter()
+        gc.collect()
+        freeze_tables(tmp, real.manifest["defaults"])
+        say(f"arrays frozen in {time.perf_counter() - started:.0f}s")
+        write_manifest(tmp, as_of=as_of, defaults=real.manifest["defaults"],
+                       log_kind=real.manifest.get("log_kind", "exposures"),
+                       ranker=real.manifest.get("ranker"))
         out = root / name
         tmp.rename(out)
     except BaseException:
@@ -586,6 +597,18 @@ def build(real: Real, n_items: int, n_users: int, seed: int, clusters: int, out_
         raise
     publish_snapshot(root, out)
     return out
+
+
+def _link_files(source: Path, target: Path) -> None:
+    """Hard-link (else copy) the files of a finished artifact directory (the ranker): the
+    scaled snapshot ranks with the very model the source was built with."""
+    target.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.is_file():
+            try:
+                os.link(item, target / item.name)
+            except OSError:
+                shutil.copy2(item, target / item.name)
 
 
 def _grants(rng: np.random.Generator, real: Real, tu: np.ndarray
@@ -733,7 +756,7 @@ def _cached(out: Path, params: dict) -> Path | None:
             or latest.resolve().name != state.get("snapshot"):
         return None
     try:
-        _verify(latest.resolve())
+        _verify(latest.resolve(), trusted=latest.parent / ".verified")  # as servers do
     except ReelrankError as exc:
         say(f"cached snapshot does not verify ({exc}); rebuilding")
         return None
@@ -759,9 +782,20 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
     parser.add_argument("--no-check", action="store_true",
                         help="skip loading the result and ranking a few users")
-    args = parser.parse_args()
+    # --smoke: a tiny real snapshot scaled to 3k items x 500 users in a scratch home.
+    args = parse_args(parser, {"items": 3_000, "users": 500, "clusters": 50, "out": None})
     if args.items < 1 or args.users < 2:
         parser.error("--items must be >= 1 and --users >= 2")
+    if args.smoke and args.source is None:
+        args.source = tiny_home()
+    if args.out is not None:
+        _scale(parser, args, args.out.resolve())
+        return
+    with tempfile.TemporaryDirectory(prefix="reelrank-scale-smoke-") as scratch:
+        _scale(parser, args, Path(scratch) / "scale")
+
+
+def _scale(parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path) -> None:
     if args.source is None:
         source, home = _default_source()
     else:
@@ -771,7 +805,6 @@ def main() -> None:
                          "snapshots/latest (run `reelrank run` there first)")
         source, home = found
     params = _params(args, source / MANIFEST)
-    out = args.out.resolve()
     if not args.force:
         hit = _cached(out, params)
         if hit is not None:
