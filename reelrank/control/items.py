@@ -21,10 +21,10 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from reelrank.control.connection import Connection
+from reelrank.control.connection import Connection, chunks, marks
 from reelrank.errors import ContractError
 
-__all__ = ["GeneratedBatch", "drain_generated_items", "generated_item_id",
+__all__ = ["GeneratedBatch", "drain_generated_items", "generated_among", "generated_item_id",
            "insert_generated_item", "new_generated_items"]
 
 _COLUMNS = ("seq", "item_id", "request_id", "creator_id", "created_at", "text",
@@ -69,6 +69,18 @@ def new_generated_items(control: Connection, after_seq: int = 0, limit: int = 10
         if row["embedding"] is not None:
             row["embedding"] = np.frombuffer(row["embedding"], dtype=np.float32).copy()
         out.append(row)
+    return out
+
+
+def generated_among(control: Connection, item_ids: Sequence[object]
+                    ) -> dict[object, tuple[object, tuple[object, ...]]]:
+    """For each of `item_ids` that is a registered generation: (creator, cameo ids)."""
+    out: dict[object, tuple[object, tuple[object, ...]]] = {}
+    for part in chunks(sorted({str(i) for i in item_ids})):
+        for item, creator, cameos in control.execute(
+                f"SELECT item_id, creator_id, cameo_user_ids FROM generated_items "
+                f"WHERE item_id IN ({marks(part)})", part).fetchall():
+            out[item] = (creator, tuple(json.loads(cameos)))
     return out
 
 
