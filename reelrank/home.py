@@ -12,6 +12,8 @@
       landing/            input files waiting for the next pipeline run
       worlds/             synthetic worlds generated into this home
       imports/            staged contract files from `reelrank import` (kept for audit)
+      exports/            what each ingest hands the API besides the snapshot: the keys of
+                          the events the warehouse holds (`reelrank.event_keys`)
       dagster/            the Dagster instance's storage
       write.lock          held by whichever process writes the warehouse
 """
@@ -36,7 +38,7 @@ __all__ = ["DataHome", "resolve_home"]
 
 _SUBDIRS = (
     "models", "indexes", "snapshots", "feeds", "media", "landing", "worlds", "imports",
-    "dagster", "reports",
+    "dagster", "reports", "exports",
 )
 
 
@@ -79,6 +81,11 @@ class DataHome:
     @property
     def control_path(self) -> Path:
         return self.root / "control.sqlite"
+
+    @property
+    def event_keys_path(self) -> Path:
+        """The events the warehouse held at the last ingest (`reelrank.event_keys`)."""
+        return self.root / "exports" / "event_keys.npy"
 
     def warehouse(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A new warehouse connection; the caller closes it."""
