@@ -25,6 +25,7 @@ from api.pool import ControlPool
 from api.routes import ROUTERS
 from api.serving import Serving
 from reelrank import __version__
+from reelrank.event_keys import KnownEventsFile
 from reelrank.home import DataHome
 
 __all__ = ["create_app"]
@@ -60,7 +61,8 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
         title="reelrank", version=__version__, lifespan=lifespan,
         description="Feed ranking for short AI-generated videos: ranked pages, engagement "
         "events, personalization and parental settings, cameo consent, DM policy.")
-    app.state.api = ApiState(home, serving, metrics, pool, clock)
+    known = KnownEventsFile(home.event_keys_path, home.settings.api_snapshot_poll_s)
+    app.state.api = ApiState(home, serving, metrics, pool, clock, known)
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

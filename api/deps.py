@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import (
     ForbiddenError,
+    GoneError,
     InvalidInputError,
     NotFoundError,
     NotReadyError,
@@ -28,8 +29,10 @@ from api.metrics import Metrics
 from api.pool import ControlPool
 from api.serving import Live, Serving
 from reelrank.control.connection import Connection
+from reelrank.control.erasure import is_erased
 from reelrank.control.guardians import child_rules
 from reelrank.control.tokens import Caller, lookup_token
+from reelrank.event_keys import KnownEventsFile
 from reelrank.home import DataHome
 
 __all__ = [
@@ -50,6 +53,7 @@ class ApiState:
     metrics: Metrics
     pool: ControlPool
     clock: Callable[[], datetime]
+    known_events: KnownEventsFile  # the events the warehouse held at the last ingest
 
 
 async def _state(request: Request) -> ApiState:
@@ -107,19 +111,24 @@ def _caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 
-async def _acting_user(caller: CallerDep, codec: CodecDep, user_id: Annotated[
+def _acting_user(caller: CallerDep, codec: CodecDep, control: ControlDep, user_id: Annotated[
         str | None, Query(max_length=128, description="service tokens only: whom for")] = None
                  ) -> UserId:
-    """The user a request acts for: a user token's own, or the one a service names."""
+    """The user a request acts for: a user token's own, or the one a service names; 410
+    for an erased user (their own tokens went with them, a service's still reach here)."""
     if caller.scope == "user":
         if user_id is not None and codec.user(user_id) != caller.subject:
             raise ForbiddenError("a user token acts only for its own user")
-        return caller.subject
-    if caller.scope == "service":
+        user = caller.subject
+    elif caller.scope == "service":
         if user_id is None:
             raise InvalidInputError("user_id: a service token must name the user", ("user_id",))
-        return codec.user(user_id)
-    raise ForbiddenError(f"a {caller.scope} token cannot act as a user")
+        user = codec.user(user_id)
+    else:
+        raise ForbiddenError(f"a {caller.scope} token cannot act as a user")
+    if is_erased(control, user):
+        raise GoneError(f"user {user!r} was erased; nothing is served or kept for them")
+    return user
 
 
 ActingUser = Annotated[UserId, Depends(_acting_user)]
