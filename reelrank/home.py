@@ -32,7 +32,7 @@ from filelock import FileLock, Timeout
 from reelrank.control.connection import Connection, connect
 from reelrank.errors import HomeBusyError
 from reelrank.settings import Settings
-from reelrank.stores import open_warehouse
+from reelrank.stores import open_warehouse, rewrite_warehouse
 
 __all__ = ["DataHome", "resolve_home"]
 
@@ -99,6 +99,14 @@ class DataHome:
     def control(self) -> Connection:
         """A new control-store connection (`reelrank.control`); the caller closes it."""
         return connect(self.control_path)
+
+    def rewrite_warehouse(self, timeout_s: float = 600.0) -> None:
+        """Rewrite the warehouse file so that deleted rows leave its bytes too
+        (`reelrank.stores.rewrite_warehouse`); under the write lock, with no connection of
+        this process open."""
+        with self.write_lock(timeout_s=timeout_s):
+            rewrite_warehouse(self.warehouse_path, threads=self.settings.duckdb_threads,
+                              memory_limit=self.settings.duckdb_memory_limit)
 
     @contextmanager
     def writing(self, timeout_s: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -1,5 +1,6 @@
 """What every ingest does once the landed batches are in: carry out pending erasures in the
-warehouse, apply the retention settings, export the event keys the API dedupes against,
+warehouse (and rewrite its file, so the erased rows' bytes go too), apply the retention
+settings, export the event keys the API dedupes against,
 and fold the control store's write-ahead log in (so bytes it overwrote are gone from the
 log too). One function, so the ingest asset stays wiring; it reports counts, never ids or
 records (its numbers end up in Dagster's metadata, which lives under the home too).
@@ -39,6 +40,8 @@ def upkeep(home: DataHome, *, now: datetime) -> Upkeep:
             erased = erase_from_warehouse(con, pending)
             quarantined = prune_quarantine(con, now=now, keep_days=settings.quarantine_keep_days)
             keys = export_event_keys(con, home.event_keys_path, limit=settings.event_keys_max)
+        if erased:
+            home.rewrite_warehouse()  # the erased rows' bytes go too
         erasure.mark_applied(control, pending, now=now)
         pruned = prune_done(home.dir("landing"), now=now,
                             keep_days=settings.landing_done_keep_days)
