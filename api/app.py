@@ -4,7 +4,9 @@ each newly published one).
 
 The server starts answering before the first snapshot has loaded (which takes a while on a
 large catalog): /healthz answers at once, /readyz says 503 until the snapshot is there, and
-endpoints that need it answer 503 meanwhile; events and settings work throughout.
+endpoints that need it answer 503 meanwhile; settings work throughout, and so do events,
+except that one naming a user or item the control store does not know is 503 until the
+snapshot can say whether the pipeline knows it.
 """
 
 from __future__ import annotations

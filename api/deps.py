@@ -3,7 +3,7 @@ request, the clock, the live snapshot, and who the caller is and what they may t
 
 Scopes: a `user` token acts for its user only; a `guardian` token manages the children
 linked to its guardian; a `service` token (the app's backend) acts for anyone, naming the
-user with `?user_id=`.
+user with `?user_id=`. Nobody acts for an erased user (410).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from api.metrics import Metrics
 from api.pool import ControlPool
 from api.serving import Live, Serving
 from reelrank.control.connection import Connection
-from reelrank.control.erasure import is_erased
+from reelrank.control.erasure import erased_among, is_erased
 from reelrank.control.guardians import child_rules
 from reelrank.control.tokens import Caller, lookup_token
 from reelrank.event_keys import KnownEventsFile
@@ -37,7 +37,7 @@ from reelrank.home import DataHome
 
 __all__ = [
     "ActingGuardian", "ActingUser", "ApiState", "CallerDep", "ChildDep", "CodecDep",
-    "ControlDep", "LiveDep", "NowDep", "ServiceCaller", "StateDep", "own_events",
+    "ControlDep", "LiveDep", "NowDep", "ServiceCaller", "StateDep", "not_erased", "own_events",
 ]
 
 
@@ -190,3 +190,12 @@ def own_events(caller: Caller, users: list[UserId], codec: IdCodec) -> None:
     for n, user in enumerate(users):
         if codec.user(user, name=f"events[{n}].user_id") != caller.subject:
             raise ForbiddenError(f"events[{n}].user_id: a user token posts only its own events")
+
+
+def not_erased(control: Connection, **users: UserId) -> None:
+    """410 naming the field when a request would write a row about an erased user (a grant
+    to them, a block of them, a guardian link): erasure is not undone by someone else."""
+    gone = erased_among(control, list(users.values()))
+    for name, user in users.items():
+        if user in gone:
+            raise GoneError(f"{name}: user {user!r} was erased")

@@ -21,18 +21,16 @@ import hashlib
 import os
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
 __all__ = ["KnownEvents", "KnownEventsFile", "event_digest", "event_key",
-           "export_event_keys", "payload_digest"]
+           "export_event_keys", "payload_digest", "ts_text"]
 
 _SEP = "\x1f"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 _CHUNK_ROWS = 1_000_000
 
 
@@ -48,33 +46,36 @@ def event_key(user_id: object, event_id: object) -> int:
     return _h64(f"{user_id}{_SEP}{event_id}")
 
 
-def event_digest(item_id: object, event_type: object, ts_us: int | None,
+def event_digest(item_id: object, event_type: object, ts: str | None,
                  watch_ms: object) -> int:
-    """The hash of what an event says: item, type, time (microseconds since the epoch) and
-    watch time. Not its IP: a resent event may come through another address, and the
-    address is not kept anyway."""
-    parts = ("" if v is None else str(v) for v in (item_id, event_type, ts_us, watch_ms))
+    """The hash of what an event says: item, type, time (as `ts_text` writes it) and watch
+    time. Not its IP: a resent event may come through another address, and the address is
+    not kept anyway."""
+    parts = ("" if v is None else str(v) for v in (item_id, event_type, ts, watch_ms))
     return _h64(_SEP.join(parts))
 
 
-def _micros(ts: object) -> int | None:
-    if isinstance(ts, datetime):
-        moment = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-    elif isinstance(ts, str):
+def ts_text(value: object) -> str | None:
+    """An event time as fixed-width UTC text with microseconds and a `Z`
+    (`2026-05-01T09:00:00.000000Z`, the control store's `stamp` form); None when `value` is
+    not a time. The API's own form (`...+00:00`, microseconds) takes a shortcut."""
+    if isinstance(value, str):
+        if len(value) == 32 and value.endswith("+00:00") and value[19] == ".":
+            return value[:26] + "Z"
         try:
-            moment = datetime.fromisoformat(ts)
+            value = datetime.fromisoformat(value)
         except ValueError:
             return None
-        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    else:
+    if not isinstance(value, datetime):
         return None
-    return (moment - _EPOCH) // _US
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def payload_digest(payload: Mapping[str, object]) -> int:
     """`event_digest` of a contract-shaped event (the API's payload, a landing line)."""
     return event_digest(payload.get("item_id"), payload.get("event_type"),
-                        _micros(payload.get("ts")), payload.get("watch_ms"))
+                        ts_text(payload.get("ts")), payload.get("watch_ms"))
 
 
 def export_event_keys(con: duckdb.DuckDBPyConnection, path: Path, *, limit: int) -> int:
@@ -90,7 +91,8 @@ def export_event_keys(con: duckdb.DuckDBPyConnection, path: Path, *, limit: int)
         order = " ORDER BY ts DESC" if total > limit else ""
         reader = con.sql(
             "SELECT CAST(user_id AS VARCHAR), CAST(event_id AS VARCHAR), "
-            "CAST(item_id AS VARCHAR), event_type, epoch_us(ts), watch_ms "
+            "CAST(item_id AS VARCHAR), event_type, "
+            "strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ'), watch_ms "
             f"FROM events{order} LIMIT $n", params={"n": n}).to_arrow_reader(_CHUNK_ROWS)
         at = 0
         for batch in reader:

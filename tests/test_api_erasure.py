@@ -132,6 +132,13 @@ def test_erasure_takes_effect_at_once(home: DataHome, service: httpx.Client,
     assert refused.status_code == 422 and "was removed" in refused.json()["detail"]
     assert service.post("/v1/users", json={"user_id": user}).status_code == 409
     assert service.delete(f"/v1/users/{user}").status_code == 409
+    # ... nor is a row about them written again by someone else.
+    for path, body in (("/v1/cameos/grants", {"grantee_id": user}),
+                       ("/v1/me/blocks", {"blocked_id": user})):
+        again = service.post(path, params={"user_id": viewer}, json=body)
+        assert again.status_code == 410 and next(iter(body)) in again.json()["detail"], path
+    linked = service.post("/v1/guardian/links", json={"guardian_id": viewer, "child_id": user})
+    assert linked.status_code == 410
     # The control store keeps their id (the tombstone) and the ledger's history, nothing else.
     control = home.control()
     try:

@@ -32,22 +32,13 @@ from reelrank.control.connection import (
     transaction,
 )
 from reelrank.errors import ConflictError
-from reelrank.event_keys import payload_digest
+from reelrank.event_keys import payload_digest, ts_text
 
 __all__ = ["accept_events", "events_of", "mark_drained", "prune_drained", "undrained"]
 
 _INSERT = ("INSERT INTO event_inbox (user_id, event_id, item_id, event_type, ts, digest, "
            "payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT (user_id, event_id) DO NOTHING")
-
-
-def _ts_text(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return stamp(datetime.fromisoformat(value))
-    except ValueError:
-        return value
 
 
 def _held(con: Connection, keys: Sequence[tuple[object, str]]) -> dict[tuple[object, str],
@@ -57,9 +48,12 @@ def _held(con: Connection, keys: Sequence[tuple[object, str]]) -> dict[tuple[obj
     for part in chunks(sorted(set(keys), key=repr)):
         values = ", ".join("(?, ?)" for _ in part)
         flat = [v for key in part for v in key]
+        # A join from the keys, so each is one lookup in the (user_id, event_id) index (a
+        # row-value IN list makes SQLite scan the table).
         out.update(((u, e), d) for u, e, d in con.execute(
-            f"SELECT user_id, event_id, digest FROM event_inbox "
-            f"WHERE (user_id, event_id) IN (VALUES {values})", flat).fetchall())
+            f"WITH k (user_id, event_id) AS (VALUES {values}) "
+            "SELECT i.user_id, i.event_id, i.digest FROM k JOIN event_inbox i "
+            "ON i.user_id = k.user_id AND i.event_id = k.event_id", flat).fetchall())
     return out
 
 
@@ -71,7 +65,7 @@ def accept_events(con: Connection, events: Sequence[dict[str, object]], *,
     # The id is keyed by its text: a landing file carries no types, so 7 and "7" are one
     # event. The user id is typed as the home types it (the API's `IdCodec`).
     rows = [(e["user_id"], str(e["event_id"]), e.get("item_id"), e.get("event_type"),
-             _ts_text(e.get("ts")), payload_digest(e), json.dumps(e, separators=(",", ":")),
+             ts_text(e.get("ts")), payload_digest(e), json.dumps(e, separators=(",", ":")),
              received) for e in events]
     if not rows:
         return 0, 0
