@@ -6,8 +6,8 @@ account, events, chats, follows and friendships either way, features, embeddings
 interests, daily rollups, stand-in markers), the items they created and the items that show
 them (a cameo of someone erased can never again have the live grant it needs, so the video
 is removed rather than kept unservable), every row about those items (events by anyone,
-embeddings, cached text embeddings, features), and quarantined records that mention any of
-those ids. A remix of a removed item keeps itself but no longer names its parent.
+embeddings, features), the cached embeddings of their captions and of the erased users'
+chats, and quarantined records that mention any of those ids. A remix of a removed item keeps itself but no longer names its parent.
 
 Aggregates over many users that once counted them (an item's impression count, a region's
 popularity) are not theirs and stay until they are recomputed. The next snapshot, index and
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from reelrank.text_keys import normalised_text_sql
 
 __all__ = ["erase_from_warehouse", "remove_media"]
 
@@ -76,14 +78,12 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, users: Sequence[object]
                         "CAST(remix_of AS VARCHAR) IN (SELECT id FROM _gone_items)")
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE _gone_items (id VARCHAR)")
-        if "embedding_cache" in tables and "item_embeddings" in tables:
-            # Cached by text hash: dropped unless an item that stays has the same text.
+        if "embedding_cache" in tables:
+            # Texts are cached by their key (`reelrank.text_keys`): the removed items'
+            # captions and the erased users' chats go, unless a text that stays is the same.
             removed["embedding_cache"] = _delete(
-                con, "embedding_cache", "content_hash IN (SELECT content_hash FROM "
-                "item_embeddings WHERE CAST(item_id AS VARCHAR) IN (SELECT id FROM "
-                "_gone_items)) AND content_hash NOT IN (SELECT content_hash FROM "
-                "item_embeddings WHERE CAST(item_id AS VARCHAR) NOT IN (SELECT id FROM "
-                "_gone_items))")
+                con, "embedding_cache", f"content_hash IN ({_keys(tables, gone=True)}) "
+                f"AND content_hash NOT IN ({_keys(tables, gone=False)})")
         for table, columns in sorted(tables.items()):
             if table in _SKIP or table == "embedding_cache":
                 continue
@@ -112,6 +112,20 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, users: Sequence[object]
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
     return {t: n for t, n in removed.items() if n}
+
+
+def _keys(tables: dict[str, set[str]], *, gone: bool) -> str:
+    """SQL for the cache keys of the texts that go (`gone`) or stay: item captions (by
+    `item_embeddings`) and chats."""
+    negate = "" if gone else "NOT "
+    parts = ["SELECT '' WHERE false"]  # never NULL: `NOT IN` a list holding NULL is never true
+    if "item_embeddings" in tables:
+        parts.append("SELECT content_hash FROM item_embeddings WHERE "
+                     f"CAST(item_id AS VARCHAR) {negate}IN (SELECT id FROM _gone_items)")
+    if "chats" in tables:
+        parts.append(f"SELECT sha256({normalised_text_sql('text')}) FROM chats WHERE "
+                     f"CAST(user_id AS VARCHAR) {negate}IN (SELECT id FROM _gone_users)")
+    return " UNION ALL ".join(parts)
 
 
 def _delete(con: duckdb.DuckDBPyConnection, table: str, condition: str) -> int:

@@ -20,7 +20,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/users", tags=["accounts"], responses=ERROR_RESPONSES)
 
 
-@router.post("", response_model=UserOut, status_code=201)
+@router.post("", response_model=UserOut, status_code=201,
+             responses={200: {"model": UserOut, "description": "already signed up"}})
 def post_user(body: UserIn, _caller: ServiceCaller, codec: CodecDep, control: ControlDep,
               now: NowDep, state: StateDep, response: Response) -> UserOut:
     """Sign a new user up: durable before this answers (201); the same sign-up again is
