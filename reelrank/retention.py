@@ -30,9 +30,10 @@ import polars as pl
 from reelrank.ingest.readers import SUFFIXES, find_inputs
 from reelrank.ingest.redact import WITHHELD, redact_ips
 
-__all__ = ["prune_done", "prune_quarantine", "retire_batch", "scrub_batch"]
+__all__ = ["prune_done", "prune_quarantine", "retire_batch", "scrub_batch", "scrub_retired"]
 
 _DONE = ".done"
+_SCRUBBED = ".scrubbed"  # in a retired batch: its files are scrubbed
 _STAMP = "%Y%m%dT%H%M%S"
 _TEXT_SUFFIXES = (*SUFFIXES, ".json", ".txt")
 # Private text, by table: withheld from done batches whoever wrote it.
@@ -133,11 +134,27 @@ def scrub_batch(batch: Path) -> int:
 def retire_batch(landing: Path, batch: Path, *, now: datetime) -> Path:
     """Scrub an ingested batch and move it to `landing/.done/`; its new path."""
     scrub_batch(batch)
+    (batch / _SCRUBBED).touch()
     done = landing / _DONE
     done.mkdir(exist_ok=True)
     target = done / f"{now.astimezone(UTC).strftime(_STAMP)}-{batch.name}"
     shutil.move(str(batch), str(target))
     return target
+
+
+def scrub_retired(landing: Path) -> list[str]:
+    """Scrub retired batches that were moved to `.done/` unscrubbed (by a reelrank from
+    before scrubbing, or a crash between the move and the mark); their names."""
+    done = landing / _DONE
+    if not done.is_dir():
+        return []
+    fixed = []
+    for path in sorted(p for p in done.iterdir() if p.is_dir()):
+        if not (path / _SCRUBBED).exists():
+            scrub_batch(path)
+            (path / _SCRUBBED).touch()
+            fixed.append(path.name)
+    return fixed
 
 
 def _retired_at(path: Path) -> datetime:

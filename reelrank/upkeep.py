@@ -16,7 +16,7 @@ from reelrank.control.connection import compact
 from reelrank.erase import erase_from_warehouse
 from reelrank.event_keys import export_event_keys
 from reelrank.home import DataHome
-from reelrank.retention import prune_done, prune_quarantine
+from reelrank.retention import prune_done, prune_quarantine, scrub_retired
 
 __all__ = ["Upkeep", "upkeep"]
 
@@ -45,6 +45,7 @@ def upkeep(home: DataHome, *, now: datetime) -> Upkeep:
         erasure.mark_applied(control, pending, now=now)
         pruned = prune_done(home.dir("landing"), now=now,
                             keep_days=settings.landing_done_keep_days)
+        scrub_retired(home.dir("landing"))
         compacted = compact(control)
     finally:
         control.close()

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from reelrank.ingest import ingest_directory
-from reelrank.retention import prune_done, prune_quarantine, retire_batch
+from reelrank.retention import prune_done, prune_quarantine, retire_batch, scrub_retired
 from reelrank.settings import Settings
 from tests.conftest import NOW, tiny_world
 
@@ -80,3 +80,12 @@ def test_retention_settings_are_bounded(name: str) -> None:
         Settings(**{name: -1})
     with pytest.raises(ValidationError):
         Settings(**{name: 100_000})
+
+
+def test_a_batch_retired_unscrubbed_is_scrubbed_by_the_next_upkeep(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    old = tiny_world(landing / ".done" / "20260101T000000-before")  # as an older reelrank left it
+    assert "8.8.8.8" in pl.read_parquet(old / "events.parquet")["ip"].to_list()
+    assert scrub_retired(landing) == ["20260101T000000-before"]
+    assert pl.read_parquet(old / "events.parquet")["ip"].null_count() == 4
+    assert scrub_retired(landing) == []
