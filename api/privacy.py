@@ -13,7 +13,8 @@ Erasure, end to end:
   `erasure_hide_days`).
 - at the next pipeline run (`reelrank.upkeep`): the warehouse forgets them
   (`reelrank.erase`): their rows, the items they made or appear in and everything about
-  those; then the snapshot, index and batch feeds are rebuilt without them. Published
+  those, and its file is rewritten so the deleted bytes go too; then the snapshot, index and
+  batch feeds are rebuilt without them. Published
   snapshots older than that one keep them until pruned (`snapshots_kept` runs) and are only
   served if every newer one fails to load, with the erasure still filtered online.
 """

@@ -11,8 +11,9 @@ chats, and quarantined records that mention any of those ids. A remix of a remov
 
 Aggregates over many users that once counted them (an item's impression count, a region's
 popularity) are not theirs and stay until they are recomputed. The next snapshot, index and
-batch feeds are built from what is left. DuckDB does not zero freed blocks: a `CHECKPOINT`
-lets later writes reuse them; the bytes are not overwritten at once.
+batch feeds are built from what is left. DuckDB does not zero the blocks a delete frees, so
+the caller rewrites the file afterwards (`DataHome.rewrite_warehouse`, as `reelrank.upkeep`
+does) for the deleted bytes to go too.
 """
 
 from __future__ import annotations
