@@ -4,7 +4,9 @@ each newly published one).
 
 The server starts answering before the first snapshot has loaded (which takes a while on a
 large catalog): /healthz answers at once, /readyz says 503 until the snapshot is there, and
-endpoints that need it answer 503 meanwhile; events and settings work throughout.
+endpoints that need it answer 503 meanwhile; settings work throughout, and so do events,
+except that one naming a user or item the control store does not know is 503 until the
+snapshot can say whether the pipeline knows it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from api.pool import ControlPool
 from api.routes import ROUTERS
 from api.serving import Serving
 from reelrank import __version__
+from reelrank.event_keys import KnownEventsFile
 from reelrank.home import DataHome
 
 __all__ = ["create_app", "create_app_from_env", "multiprocess_metrics_dir"]
@@ -68,7 +71,8 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
         title="reelrank", version=__version__, lifespan=lifespan,
         description="Feed ranking for short AI-generated videos: ranked pages, engagement "
         "events, personalization and parental settings, cameo consent, DM policy.")
-    app.state.api = ApiState(home, serving, metrics, pool, clock)
+    known = KnownEventsFile(home.event_keys_path, home.settings.api_snapshot_poll_s)
+    app.state.api = ApiState(home, serving, metrics, pool, clock, known)
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

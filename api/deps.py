@@ -3,7 +3,7 @@ request, the clock, the live snapshot, and who the caller is and what they may t
 
 Scopes: a `user` token acts for its user only; a `guardian` token manages the children
 linked to its guardian; a `service` token (the app's backend) acts for anyone, naming the
-user with `?user_id=`.
+user with `?user_id=`. Nobody acts for an erased user (410).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import (
     ForbiddenError,
+    GoneError,
     InvalidInputError,
     NotFoundError,
     NotReadyError,
@@ -28,13 +29,15 @@ from api.metrics import Metrics
 from api.pool import ControlPool
 from api.serving import Live, Serving
 from reelrank.control.connection import Connection
+from reelrank.control.erasure import erased_among, is_erased
 from reelrank.control.guardians import child_rules
 from reelrank.control.tokens import Caller, lookup_token
+from reelrank.event_keys import KnownEventsFile
 from reelrank.home import DataHome
 
 __all__ = [
     "ActingGuardian", "ActingUser", "ApiState", "CallerDep", "ChildDep", "CodecDep",
-    "ControlDep", "LiveDep", "NowDep", "ServiceCaller", "StateDep", "own_events",
+    "ControlDep", "LiveDep", "NowDep", "ServiceCaller", "StateDep", "not_erased", "own_events",
 ]
 
 
@@ -50,6 +53,7 @@ class ApiState:
     metrics: Metrics
     pool: ControlPool
     clock: Callable[[], datetime]
+    known_events: KnownEventsFile  # the events the warehouse held at the last ingest
 
 
 async def _state(request: Request) -> ApiState:
@@ -107,19 +111,24 @@ def _caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 
-async def _acting_user(caller: CallerDep, codec: CodecDep, user_id: Annotated[
+def _acting_user(caller: CallerDep, codec: CodecDep, control: ControlDep, user_id: Annotated[
         str | None, Query(max_length=128, description="service tokens only: whom for")] = None
                  ) -> UserId:
-    """The user a request acts for: a user token's own, or the one a service names."""
+    """The user a request acts for: a user token's own, or the one a service names; 410
+    for an erased user (their own tokens went with them, a service's still reach here)."""
     if caller.scope == "user":
         if user_id is not None and codec.user(user_id) != caller.subject:
             raise ForbiddenError("a user token acts only for its own user")
-        return caller.subject
-    if caller.scope == "service":
+        user = caller.subject
+    elif caller.scope == "service":
         if user_id is None:
             raise InvalidInputError("user_id: a service token must name the user", ("user_id",))
-        return codec.user(user_id)
-    raise ForbiddenError(f"a {caller.scope} token cannot act as a user")
+        user = codec.user(user_id)
+    else:
+        raise ForbiddenError(f"a {caller.scope} token cannot act as a user")
+    if is_erased(control, user):
+        raise GoneError(f"user {user!r} was erased; nothing is served or kept for them")
+    return user
 
 
 ActingUser = Annotated[UserId, Depends(_acting_user)]
@@ -181,3 +190,12 @@ def own_events(caller: Caller, users: list[UserId], codec: IdCodec) -> None:
     for n, user in enumerate(users):
         if codec.user(user, name=f"events[{n}].user_id") != caller.subject:
             raise ForbiddenError(f"events[{n}].user_id: a user token posts only its own events")
+
+
+def not_erased(control: Connection, **users: UserId) -> None:
+    """410 naming the field when a request would write a row about an erased user (a grant
+    to them, a block of them, a guardian link): erasure is not undone by someone else."""
+    gone = erased_among(control, list(users.values()))
+    for name, user in users.items():
+        if user in gone:
+            raise GoneError(f"{name}: user {user!r} was erased")

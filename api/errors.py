@@ -5,7 +5,7 @@ are mapped here, in `_STATUS`, and nowhere else: `NotFoundError` 404, `ConflictE
 `InsufficientCreditsError`) 409, `ContractError` 422, `HomeBusyError` 503, any other
 `ReelrankError` 400. `NotFoundError` and `ConflictError` are re-exported for routes that raise
 them themselves. The errors only the API has (401, 403, a 422 pointing at a field, 503 before a
-snapshot is loaded) are `ApiError`s carrying their status.
+snapshot is loaded, 410 for an erased user) are `ApiError`s carrying their status.
 
 Every error answer has one shape, `{"detail": "<a sentence naming what was wrong>"}`, plus
 `errors` (each with `loc` and `msg`) where a request broke its schema.
@@ -33,6 +33,7 @@ __all__ = [
     "ConflictError",
     "ErrorOut",
     "ForbiddenError",
+    "GoneError",
     "InvalidInputError",
     "NotFoundError",
     "NotReadyError",
@@ -59,7 +60,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut, "description": text} for code, text in (
         (400, "a request this server cannot act on"), (401, "no valid bearer token"),
         (403, "the token's scope does not allow it"), (404, "no such thing"),
-        (409, "conflicts with the current state"), (413, "body too large"),
+        (409, "conflicts with the current state"), (410, "the user was erased"),
+        (413, "body too large"),
         (422, "the request breaks its schema or a data contract"),
         (503, "no serving snapshot loaded yet"))}
 
@@ -76,6 +78,12 @@ class UnauthorizedError(ApiError):
 
 class ForbiddenError(ApiError):
     status = 403
+
+
+class GoneError(ApiError):
+    """The user a request acts for was erased."""
+
+    status = 410
 
 
 class InvalidInputError(ApiError):

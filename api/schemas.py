@@ -1,5 +1,6 @@
 """Request and response bodies. Requests refuse unknown fields (`extra="forbid"`), so a typo
-is a 422 naming the field rather than a setting silently not changed. Bounds and choices
+is a 422 naming the field rather than a setting silently not changed, and take numbers
+strictly (`StrictInt`: `true` is not a count, a watch time or a limit). Bounds and choices
 come from the data contracts, never restated here."""
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ from reelrank.control.labels import LABELS
 
 __all__ = [
     "BlockIn", "BlockList", "BlockOut", "ChildList", "ChildRules", "ChildRulesPatch",
-    "DmOut", "EventAck", "EventBatch", "EventIn", "FeedItemOut", "FeedOut", "GrantIn",
-    "GrantList", "GrantOut", "LabelIn", "LabelOut", "LinkIn", "OverrideIn", "ReloadOut",
-    "SettingsIn", "SettingsOut", "Status",
+    "DmOut", "ErasureOut", "EventAck", "EventBatch", "EventIn", "ExportOut", "FeedItemOut",
+    "FeedOut", "GrantIn", "GrantList", "GrantOut", "LabelIn", "LabelOut", "LinkIn",
+    "OverrideIn", "ReloadOut", "SettingsIn", "SettingsOut", "Status", "UserIn", "UserOut",
 ]
 
 Id = StrictInt | Annotated[str, StringConstraints(min_length=1, max_length=128)]
 _EVENTS = CONTRACTS["events"]
 _GUARDIANS = CONTRACTS["guardians"]
+_USERS = CONTRACTS["users"]
 _WATCH = _EVENTS.field("watch_ms")
 _LIMIT = _GUARDIANS.field("scroll_limit")
-ScrollLimit = Annotated[int, Field(ge=int(_LIMIT.minimum), le=int(_LIMIT.maximum))]
+_BIRTH = _USERS.field("birth_year")
+ScrollLimit = Annotated[StrictInt, Field(ge=int(_LIMIT.minimum), le=int(_LIMIT.maximum))]
 DmPolicy = Literal[DM_POLICIES]
 
 
@@ -57,7 +60,8 @@ class EventIn(_Request):
     item_id: Id
     event_type: Literal[EVENT_TYPES]
     ts: datetime = Field(description="when it happened; a time without offset is UTC")
-    watch_ms: int | None = Field(default=None, ge=int(_WATCH.minimum), le=int(_WATCH.maximum))
+    watch_ms: StrictInt | None = Field(default=None, ge=int(_WATCH.minimum),
+                                       le=int(_WATCH.maximum))
     ip: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None, description="the viewer's IP, resolved to a region at ingestion and "
         "not kept beyond it")
@@ -70,7 +74,51 @@ class EventBatch(_Request):
 class EventAck(BaseModel):
     received: int
     new: int
-    duplicates: int = Field(description="event ids already accepted before (not stored twice)")
+    duplicates: int = Field(description="events (a user's event ids) already accepted or "
+                            "already in the warehouse with the same content (not stored twice)")
+
+
+class UserIn(_Request):
+    """A new user, as the `users` data contract defines one."""
+
+    user_id: Id
+    created_at: datetime | None = Field(default=None, description="when the account was "
+                                        "created; default now; a time without offset is UTC")
+    country: Annotated[str, StringConstraints(min_length=2, max_length=2)] | None = Field(
+        default=None, description="ISO 3166-1 alpha-2, as declared")
+    birth_year: Annotated[StrictInt, Field(ge=int(_BIRTH.minimum),
+                                           le=int(_BIRTH.maximum))] | None = None
+
+
+class UserOut(BaseModel):
+    user_id: Id
+    created_at: str
+    country: str | None
+    birth_year: int | None
+    registered_at: str
+    landed: bool = Field(description="already handed to the pipeline for the warehouse")
+
+
+class ErasureOut(BaseModel):
+    user_id: Id
+    erased_at: str
+    removed: dict[str, int] = Field(description="control-store rows deleted now, by table")
+    media_files: int = Field(description="files of their generations deleted now")
+    credits_closed: int = Field(description="the balance the closing ledger entry took away "
+                                "(the ledger itself is append-only and is kept)")
+    pending: str = Field(description="what happens next, and when")
+
+
+class ExportOut(BaseModel):
+    """What reelrank holds about one user."""
+
+    user_id: Id
+    exported_at: str
+    control: dict[str, object] = Field(description="the live state: registration, settings, "
+                                       "blocks, grants, supervision, recent events in the "
+                                       "inbox, generation requests and items, credits, tokens")
+    snapshot: dict[str, object] | None = Field(description="what the live serving snapshot "
+                                               "holds about them (null: none loaded)")
 
 
 class SettingsIn(_Request):

@@ -48,25 +48,36 @@ def _is_empty(home: DataHome) -> bool:
         ).fetchall()[0][0]
 
 
+# World files that hold what the home must not keep once ingested (raw IPs, chat text):
+# moved into the landing batch, whose copy ingestion scrubs, rather than linked.
+_MOVED = ("events", "chats.parquet")
+
+
 def seed_default_world(home: DataHome, users: int, days: int, seed: int, say: Say) -> Path:
-    """Generate the default world once (kept under worlds/ with its ground truth) and land
-    its input files for the next run. Hard links: no copy of the event log."""
+    """Generate the default world (kept under worlds/ with its ground truth and social
+    tables, which the offline evaluation's oracle reads) and land its input files for the
+    next run: hard links, no copy of anything, except the event log and chats, which move
+    to the batch (a link would keep their IPs and texts under worlds/ after the ingested
+    batch is scrubbed). A world whose event log has moved out is generated again."""
     from reelrank.simulate import simulate
 
     world = home.dir("worlds") / f"default-u{users}-d{days}-s{seed}"
-    if not (world / "world.json").is_file():
+    if not (world / "world.json").is_file() or not (world / "events").is_dir():
         say(f"empty home: generating the default synthetic world ({users:,} users x "
             f"{days} days, seed {seed}) in {world}")
-        simulate(world, users=users, days=days, seed=seed, progress=say)
+        simulate(world, users=users, days=days, seed=seed, progress=say, overwrite=True)
     batch = home.dir("landing") / world.name
     for path in world.rglob("*"):
         relative = path.relative_to(world)
-        if relative.parts[0] == "truth" or not path.is_file():
+        if relative.parts[0] in ("truth", *_MOVED) or not path.is_file():
             continue
         target = batch / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
             os.link(path, target)
+    for name in _MOVED:
+        if (world / name).exists() and not (batch / name).exists():
+            (world / name).rename(batch / name)
     return world
 
 

@@ -13,10 +13,7 @@ the (owners x dim) result, never the dense 1M x 384 catalog or a (pairs x dim) e
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +27,7 @@ from scipy import sparse
 
 from features.embeddings import Embedder
 from features.sql import Params, Query, as_query
+from reelrank.text_keys import content_hash, normalised_text_sql  # the cache's key, re-exported
 
 __all__ = [
     "EMBEDDING_POINTS",
@@ -51,9 +49,6 @@ EMBEDDING_POINTS: dict[str, float] = {
     "completes": 1.0, "likes": 2.0, "comments": 2.0, "shares": 3.0, "remixes": 3.0,
     "follows": 2.0, "skips": -0.5, "not_interested": -3.0,
 }
-# ASCII whitespace, as escapes that RE2 and Python read alike; `normalised_text_sql` spells
-# the same pattern inside its SQL text (a test holds the two hashes equal).
-_WS = r"[ \t\n\r\f\v]+"
 _CHUNK_ROWS = 2048  # texts per encode call: progress cadence and crash-resume granularity
 _VECTOR_CHUNK = 65_536  # embeddings held in memory at once by `weighted_sums` (~100 MB at 384-d)
 
@@ -70,18 +65,6 @@ class EmbedReport:
     embedded: int
     items_written: int
     items_removed: int
-
-
-def content_hash(text: str) -> str:
-    """Python twin of the SQL key, for single items embedded outside a batch run."""
-    norm = re.sub(_WS, " ", unicodedata.normalize("NFC", text)).strip(" ")
-    return hashlib.sha256(norm.encode()).hexdigest()
-
-
-def normalised_text_sql(column: str) -> str:
-    """SQL expression normalising `column` (a column name) exactly as `content_hash` does."""
-    return (f"trim(regexp_replace(nfc_normalize({column}), "
-            r"'[ \t\n\r\f\v]+', ' ', 'g'), ' ')")
 
 
 @contextmanager

@@ -85,7 +85,9 @@ class Field:
 class TableContract:
     """A table's contract.
 
-    `key` identifies a record; `store` says where it lands ("warehouse" or "control");
+    `key` identifies a record within its `scope`: an event id is its user's own, so two
+    users' event "e1" are two events and a record's identity is `scope + key`
+    (`identity`); `store` says where it lands ("warehouse" or "control");
     `immutable` tables (events) ignore a re-sent key, others take the newer record, where
     `version_field` says which timestamp decides "newer" for live control-store state.
     `distinct` pairs of fields must differ (nobody follows themselves).
@@ -94,6 +96,7 @@ class TableContract:
     name: str
     fields: tuple[Field, ...]
     key: tuple[str, ...]
+    scope: tuple[str, ...] = ()
     store: str = "warehouse"
     immutable: bool = False
     version_field: str | None = None
@@ -109,6 +112,11 @@ class TableContract:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """The fields that identify a record: its scope, then its key."""
+        return (*self.scope, *self.key)
 
 
 def _uid(name: str, required: bool = True) -> Field:
@@ -219,6 +227,7 @@ CONTRACTS: dict[str, TableContract] = {
                 Field("ip", Kind.IP, required=False),
             ),
             key=("event_id",),
+            scope=("user_id",),
             immutable=True,
         ),
     )

@@ -12,6 +12,8 @@
       landing/            input files waiting for the next pipeline run
       worlds/             synthetic worlds generated into this home
       imports/            staged contract files from `reelrank import` (kept for audit)
+      exports/            what each ingest hands the API besides the snapshot: the keys of
+                          the events the warehouse holds (`reelrank.event_keys`)
       dagster/            the Dagster instance's storage
       keys/               secrets the home's processes share (the feed cursors' signing key)
       write.lock          held by whichever process writes the warehouse
@@ -31,13 +33,13 @@ from filelock import FileLock, Timeout
 from reelrank.control.connection import Connection, connect
 from reelrank.errors import HomeBusyError
 from reelrank.settings import Settings
-from reelrank.stores import open_warehouse
+from reelrank.stores import open_warehouse, rewrite_warehouse
 
 __all__ = ["DataHome", "resolve_home"]
 
 _SUBDIRS = (
     "models", "indexes", "snapshots", "feeds", "media", "landing", "worlds", "imports",
-    "dagster", "reports", "keys",
+    "dagster", "reports", "keys", "exports",
 )
 
 
@@ -81,6 +83,11 @@ class DataHome:
     def control_path(self) -> Path:
         return self.root / "control.sqlite"
 
+    @property
+    def event_keys_path(self) -> Path:
+        """The events the warehouse held at the last ingest (`reelrank.event_keys`)."""
+        return self.root / "exports" / "event_keys.npy"
+
     def warehouse(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A new warehouse connection; the caller closes it."""
         return open_warehouse(
@@ -93,6 +100,14 @@ class DataHome:
     def control(self) -> Connection:
         """A new control-store connection (`reelrank.control`); the caller closes it."""
         return connect(self.control_path)
+
+    def rewrite_warehouse(self, timeout_s: float = 600.0) -> None:
+        """Rewrite the warehouse file so that deleted rows leave its bytes too
+        (`reelrank.stores.rewrite_warehouse`); under the write lock, with no connection of
+        this process open."""
+        with self.write_lock(timeout_s=timeout_s):
+            rewrite_warehouse(self.warehouse_path, threads=self.settings.duckdb_threads,
+                              memory_limit=self.settings.duckdb_memory_limit)
 
     @contextmanager
     def writing(self, timeout_s: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:

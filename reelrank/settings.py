@@ -226,7 +226,31 @@ class Settings(BaseSettings):
     api_retry_after_s: int = Field(default=1, ge=1, le=3_600)
     inbox_keep_days: float = Field(
         default=7.0, ge=0, le=3_650,
-        description="drained inbox events are kept this long to answer retries as duplicates")
+        description="drained inbox events (and drained sign-ups) are kept this long: a "
+        "retry is answered as a duplicate, and a new user stays known to the API until a "
+        "snapshot holds them")
+    api_event_max_age_days: float = Field(
+        default=7.0, gt=0, le=365,
+        description="POST /v1/events refuses an event older than this (imported logs keep "
+        "their own times: `reelrank ingest` / `reelrank import`)")
+    event_keys_max: int = Field(
+        default=20_000_000, ge=0, le=1_000_000_000,
+        description="(user, event id) pairs the ingest exports for the API to answer an id "
+        "the warehouse already holds as a duplicate (16 bytes each, memory-mapped); the "
+        "newest by event time are kept when there are more")
+    erasure_hide_days: float = Field(
+        default=30.0, ge=1, le=3_650,
+        description="an erased user's videos are kept out of every feed online this long, "
+        "longer than any snapshot that may still hold them is served")
+
+    # Retention, applied by the ingest step of every pipeline run.
+    landing_done_keep_days: float = Field(
+        default=30.0, ge=0, le=3_650,
+        description="ingested landing batches (landing/.done/, raw IPs and chat text "
+        "already removed) are deleted this long after they were ingested")
+    quarantine_keep_days: float = Field(
+        default=30.0, ge=0, le=3_650,
+        description="quarantined records are deleted this long after they were quarantined")
     api_page_default: int = Field(default=20, ge=1, le=1_000,
                                   description="feed items per page when a request names none")
     api_control_connections: int = Field(

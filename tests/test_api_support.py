@@ -1,5 +1,6 @@
 """Helpers the API tests share (this module holds no tests): a copy of the scored test home,
-a real `reelrank serve` process on a free port, and tokens.
+a real `reelrank serve` process on a free port, tokens, and the pipeline's ingest job run
+in-process (`run_ingest`, stage 1 of `reelrank run`).
 
 Every API test talks to a real server process over real HTTP; nothing is mocked."""
 
@@ -26,7 +27,7 @@ from ranking.snapshot.frozen import freeze_tables
 from reelrank.control.tokens import create_token
 from reelrank.home import DataHome
 
-__all__ = ["REELRANK", "Server", "clone_snapshot", "copy_home", "token"]
+__all__ = ["REELRANK", "Server", "clone_snapshot", "copy_home", "run_ingest", "token"]
 
 REELRANK = str(Path(sys.executable).parent / "reelrank")
 READY_TIMEOUT_S = 180.0
@@ -70,6 +71,19 @@ def token(home: DataHome, scope: str, subject: object) -> str:
         return create_token(control, scope, subject, now=datetime.now(UTC), label="test")
     finally:
         control.close()
+
+
+def run_ingest(home: DataHome) -> None:
+    """The `ingest` job on `home`, as `reelrank run` and the hourly schedule run it: drains
+    the API's sign-ups and inbox, loads every landing batch, then the upkeep (erasures,
+    retention, the event-key export)."""
+    from pipelines.definitions import INGEST_JOB, build_definitions
+    from pipelines.instance import instance_for
+
+    with instance_for(home) as instance:
+        result = build_definitions(home.root).resolve_job_def(INGEST_JOB).execute_in_process(
+            instance=instance, raise_on_error=False)
+    assert result.success, [str(e) for e in result.all_events if e.is_failure]
 
 
 def _free_port() -> int:

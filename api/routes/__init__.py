@@ -12,10 +12,12 @@ from api.routes import (
     generations,
     guardians,
     health,
+    me,
     settings,
+    users,
 )
 
 __all__ = ["ROUTERS"]
 
 ROUTERS = tuple(m.router for m in (feed, events, settings, blocks, guardians, cameos, dm,
-                                   generations, admin, health))
+                                   generations, users, me, admin, health))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from api.deps import ActingUser, CodecDep, ControlDep, NowDep
+from api.deps import ActingUser, CodecDep, ControlDep, NowDep, not_erased
 from api.errors import ERROR_RESPONSES, InvalidInputError
 from api.schemas import BlockIn, BlockList, BlockOut
 from reelrank.control.blocks import block, list_blocks, unblock
@@ -27,6 +27,7 @@ def post_block(body: BlockIn, user: ActingUser, control: ControlDep, codec: Code
     blocked = codec.user(body.blocked_id, name="blocked_id")
     if blocked == user:
         raise InvalidInputError("blocked_id: a user cannot block themselves", ("blocked_id",))
+    not_erased(control, blocked_id=blocked)
     return BlockOut(**block(control, user, blocked, now=now))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import ActingUser, CodecDep, ControlDep, NowDep
+from api.deps import ActingUser, CodecDep, ControlDep, NowDep, not_erased
 from api.errors import ERROR_RESPONSES, InvalidInputError
 from api.schemas import GrantIn, GrantList, GrantOut
 from reelrank.control import grants
@@ -32,6 +32,7 @@ def post_grant(body: GrantIn, owner: ActingUser, control: ControlDep, codec: Cod
     if grantee == owner:
         raise InvalidInputError("grantee_id: no grant is needed to use one's own likeness",
                                 ("grantee_id",))
+    not_erased(control, grantee_id=grantee)
     return GrantOut(**grants.grant(control, owner, grantee, now=now))
 
 

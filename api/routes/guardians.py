@@ -15,6 +15,7 @@ from api.deps import (
     ControlDep,
     NowDep,
     ServiceCaller,
+    not_erased,
 )
 from api.errors import ERROR_RESPONSES, InvalidInputError, NotFoundError
 from api.ids import UserId
@@ -86,6 +87,7 @@ def post_link(body: LinkIn, _caller: ServiceCaller, control: ControlDep, codec: 
     child = codec.user(body.child_id, name="child_id")
     if guardian == child:
         raise InvalidInputError("child_id: a user cannot be their own guardian", ("child_id",))
+    not_erased(control, guardian_id=guardian, child_id=child)
     rules, created = guardians.link(control, guardian, child, now=now)
     if not created:
         response.status_code = 200

@@ -44,6 +44,10 @@ def chat_interests(context: dg.AssetExecutionContext, home: HomeResource,
     model = embedder.get(data_home)
     with data_home.writing(timeout_s=600) as con:
         purged = purge_opted_out(con, opted_in)
+    if purged.deleted.get("chats"):
+        # Deleted is not gone from a DuckDB file's bytes: rewrite it (not kept, hard rule 3).
+        data_home.rewrite_warehouse()
+    with data_home.writing(timeout_s=600) as con:
         report = build_chat_interests(con, model, opted_in, progress=context.log.info)
     context.log.info(f"purged chat-derived rows of opted-out users: {purged.deleted}")
     return dg.MaterializeResult(metadata={

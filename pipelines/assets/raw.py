@@ -2,11 +2,11 @@
 
 One multi-asset, because a landing batch holds several tables that must load in dependency
 order (users before the events that name them) within one lock. Each table is its own asset
-so later feature assets depend on exactly what they read.
+so later feature assets depend on exactly what they read. After the batches: the pending
+erasures, retention and the event-key export (`reelrank.upkeep`).
 """
 
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,9 +18,12 @@ from pipelines.resources import HomeResource
 from reelrank.contracts import INGEST_ORDER
 from reelrank.errors import ContractError, IngestError
 from reelrank.home import DataHome
-from reelrank.inbox import drain_inbox
+from reelrank.inbox import drain_accounts, drain_inbox
 from reelrank.ingest import IngestReport, TableReport, ingest_directory
+from reelrank.ingest.redact import redact_ips
 from reelrank.labels import fold_labels
+from reelrank.retention import retire_batch
+from reelrank.upkeep import upkeep
 
 __all__ = ["RAW_GROUP", "landing_batches", "raw_inputs"]
 
@@ -66,11 +69,15 @@ def _check(report: TableReport | None, table: str) -> dg.AssetCheckResult:
     op_tags={"reelrank/writes": "warehouse"},
 )
 def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
-    """Load every landing batch into the warehouse, then move it to landing/.done/; then
-    apply moderators' labels to the items."""
+    """Load every landing batch into the warehouse, then move it, scrubbed of raw IPs and
+    chat text, to landing/.done/; then apply moderators' labels to the items."""
     data_home = home.open()
-    # Generations finished since the last run, then events the API accepted: each becomes
-    # one more landing batch (items sort first, so events can name them).
+    # Sign-ups, generations finished since the last run, then events the API accepted: each
+    # becomes one more landing batch (in that order by name, so items can name new users
+    # and events both).
+    accounts = drain_accounts(data_home)
+    if accounts is not None:
+        context.log.info(f"landed new sign-ups as {accounts.name}")
     landed = land_generated_items(data_home)
     if landed is not None:
         context.log.info(f"landed new generations as {landed.name}")
@@ -87,8 +94,10 @@ def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
         except (ContractError, IngestError) as exc:
             # A batch whose file breaks its contract as a whole stays in landing/ to be fixed
             # (a rerun then loads the rest of it); it must not hold back the batches after it.
-            context.log.error(f"landing batch {batch.name} stays in landing/: {exc}")
-            failed[batch.name] = str(exc)
+            # (Redacted: the run's log and metadata live under the home as well.)
+            problem = redact_ips(str(exc))
+            context.log.error(f"landing batch {batch.name} stays in landing/: {problem}")
+            failed[batch.name] = problem
             continue
         for t in report.tables:
             prev = totals.get(t.table)
@@ -96,14 +105,17 @@ def raw_inputs(context: dg.AssetExecutionContext, home: HomeResource):
                 t.table, prev.files + t.files, prev.read + t.read, prev.loaded + t.loaded,
                 prev.unchanged + t.unchanged, prev.quarantined + t.quarantined,
                 prev.refused + t.refused, {**prev.reasons, **t.reasons})
-        done = data_home.dir("landing") / ".done"
-        done.mkdir(exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        shutil.move(str(batch), str(done / f"{stamp}-{batch.name}"))
+        retire_batch(data_home.dir("landing"), batch, now=datetime.now(UTC))
     # Moderators' labels win over whatever rating the batches just loaded.
     relabelled = fold_labels(data_home)
     if relabelled:
         context.log.info(f"applied moderators' labels to {relabelled} items")
+    kept = upkeep(data_home, now=datetime.now(UTC))
+    context.log.info(
+        f"erased {kept.erased_users} user(s) from the warehouse ({sum(kept.erased_rows.values())}"
+        f" rows); pruned {kept.done_batches_pruned} ingested batch(es) and "
+        f"{kept.quarantine_pruned} quarantined record(s); exported {kept.event_keys:,} event "
+        "keys")
     # Days with new events become partitions of the daily rollup.
     dirty = [str(r[0]) for r in home.query("SELECT day FROM dirty_days ORDER BY day")]
     if dirty:

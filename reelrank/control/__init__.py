@@ -10,7 +10,10 @@ and the pipeline share for live state) is read and written here and nowhere else
     served         daily served counters, which a scroll limit caps
     history        what each feed request served, to whom, when and where on the page
     tokens         API bearer tokens (stored hashed)
-    inbox          accepted engagement events until they are drained
+    inbox          accepted engagement events, keyed by (user, event id), until drained
+    accounts       users signed up through the API, until the warehouse has them
+    erasure        erasing a user at once, and the tombstone the pipeline carries on
+    holdings       everything held about one user, for their export
     queue          generation requests and their leases
     credits        the append-only credit ledger
     items          finished generations (with their safety rating), for same-day serving

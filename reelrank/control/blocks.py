@@ -4,9 +4,10 @@ refused (both decided in `ranking.policy`, which reads these rows)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from reelrank.control.connection import Connection, chunks, marks, rows_as_dicts, stamp
+from reelrank.control.erasure import hidden
 from reelrank.errors import NotFoundError
 
 __all__ = ["block", "blocked_by", "blocks_between", "has_blocked", "list_blocks", "unblock"]
@@ -47,12 +48,21 @@ def blocks_between(con: Connection, a: object, b: object) -> set[tuple[object, o
         "OR (user_id = ? AND blocked_id = ?)", [a, b, b, a]).fetchall()}
 
 
-def blocked_by(con: Connection, users: Sequence[object]) -> dict[object, set[object]]:
-    """For each of `users` who blocked anyone: whom."""
+def blocked_by(con: Connection, users: Sequence[object], *, now: datetime | None = None
+               ) -> dict[object, set[object]]:
+    """For each of `users` who may not be shown anyone's videos: whose. That is whom they
+    blocked, and for everyone the users erased recently (`reelrank.control.erasure.hidden`):
+    an erased user's videos leave every feed at once, before the next snapshot drops them.
+    (The feed's policy reads blocks here; erased creators ride on the same filter rather
+    than a filter of their own while `ranking/` is not this change's to edit.)"""
     out: dict[object, set[object]] = {}
     for part in chunks(users):
         for user, blocked in con.execute(
                 f"SELECT user_id, blocked_id FROM user_blocks WHERE user_id IN ({marks(part)})",
                 part).fetchall():
             out.setdefault(user, set()).add(blocked)
+    gone = hidden(con, now or datetime.now(UTC))
+    if gone:
+        for user in users:
+            out.setdefault(user, set()).update(gone)
     return out

@@ -13,8 +13,8 @@ that satisfies `Connection` over a psycopg connection (rewriting `?` to `%s`), i
 `connect`, and the transaction start below. Callers, which get their connection from
 `DataHome.control()` or the API's `ControlPool`, would not change.
 
-SQLite-specific here: the PRAGMAs in `connect`, `BEGIN IMMEDIATE` in `transaction`, and
-`sqlite3.OperationalError` as the store's transient error.
+SQLite-specific here: the PRAGMAs in `connect`, `BEGIN IMMEDIATE` in `transaction`,
+`wal_checkpoint` in `compact`, and `sqlite3.OperationalError` as the store's transient error.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "Cursor",
     "abandon",
     "chunks",
+    "compact",
     "connect",
     "marks",
     "rows_as_dicts",
@@ -87,6 +88,9 @@ def connect(path: Path, *, read_only: bool = False) -> Connection:
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA foreign_keys=ON")
     con.execute("PRAGMA busy_timeout=30000")
+    # What is deleted or overwritten (a drained event's IP, an erased user's rows) is zeroed
+    # in the file, not left in free pages for a byte search to find.
+    con.execute("PRAGMA secure_delete=ON")
     apply_migrations(con, CONTROL_MIGRATIONS, "control store")
     return con
 
@@ -110,6 +114,14 @@ def transaction(con: Connection, *, read_only: bool = False) -> Iterator[Connect
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def compact(con: Connection) -> bool:
+    """Copy the write-ahead log into the store and truncate it, so that bytes the store has
+    since overwritten (an IP dropped at drain, an erased user's rows) are not left in old
+    log frames either; False when a reader kept it from finishing (the next call retries)."""
+    busy, _log, _done = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return not busy
 
 
 def abandon(con: Connection) -> None:

@@ -5,17 +5,20 @@ UNIQUE constraint, so a retried charge or refund (a client resubmitting, a worke
 after a crash) lands at most once. The store's triggers (control migration 2) refuse updates,
 deletes, and any debit that would take a balance below zero, whoever writes; `charge`
 refuses one first, with `InsufficientCreditsError` (a `reelrank.errors.ConflictError`).
+Erasing a user (`reelrank.control.erasure`) rewrites none of it: `close_account` appends one
+entry that brings their balance to zero.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from reelrank.control.connection import Connection, stamp
+from reelrank.control.connection import Connection, rows_as_dicts, stamp
 from reelrank.errors import InsufficientCreditsError
 
 __all__ = [
     "CHARGE",
+    "ERASURE",
     "REFUND",
     "TOP_UP",
     "InsufficientCreditsError",
@@ -23,12 +26,15 @@ __all__ = [
     "balance",
     "charge",
     "charged_for",
+    "close_account",
+    "entries",
     "refund",
 ]
 
 CHARGE = "generation"
 REFUND = "refund"
 TOP_UP = "top-up"
+ERASURE = "erasure"
 
 
 def balance(con: Connection, user_id: object) -> int:
@@ -100,3 +106,21 @@ def refund(con: Connection, request_id: str, *, now: datetime) -> int:
     (amount,) = con.execute("SELECT delta FROM credit_ledger WHERE request_id = ? AND reason = ?",
                             [request_id, REFUND]).fetchone()
     return int(amount)
+
+
+def entries(con: Connection, user_id: object) -> list[dict[str, object]]:
+    """The user's ledger rows, oldest first."""
+    return rows_as_dicts(con.execute(
+        "SELECT entry_id, delta, reason, request_id, created_at FROM credit_ledger "
+        "WHERE user_id = ? ORDER BY entry_id", [user_id]))
+
+
+def close_account(con: Connection, user_id: object, *, now: datetime) -> int:
+    """Append the entry that brings an erased user's balance to zero (history is kept: the
+    ledger is append-only); returns the credits it took away (0: nothing left)."""
+    have = balance(con, user_id)
+    if have > 0:
+        con.execute(
+            "INSERT INTO credit_ledger (user_id, delta, reason, request_id, created_at) "
+            "VALUES (?, ?, ?, NULL, ?)", [user_id, -have, ERASURE, stamp(now)])
+    return max(have, 0)

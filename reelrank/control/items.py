@@ -23,10 +23,10 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from reelrank.control.connection import Connection
+from reelrank.control.connection import Connection, chunks, marks
 from reelrank.errors import ContractError
 
-__all__ = ["GeneratedBatch", "drain_generated_items", "generated_item",
+__all__ = ["GeneratedBatch", "drain_generated_items", "generated_among", "generated_item",
            "generated_item_id", "insert_generated_item", "new_generated_items"]
 
 _COLUMNS = ("seq", "item_id", "request_id", "creator_id", "created_at", "text",
@@ -86,6 +86,18 @@ def generated_item(control: Connection, item_id: object) -> dict[str, object] | 
         f"SELECT {', '.join(_COLUMNS)} FROM generated_items WHERE item_id = ?",
         [item_id]).fetchone()
     return None if row is None else _decoded(row)
+
+
+def generated_among(control: Connection, item_ids: Sequence[object]
+                    ) -> dict[object, tuple[object, tuple[object, ...]]]:
+    """For each of `item_ids` that is a registered generation: (creator, cameo ids)."""
+    out: dict[object, tuple[object, tuple[object, ...]]] = {}
+    for part in chunks(sorted({str(i) for i in item_ids})):
+        for item, creator, cameos in control.execute(
+                f"SELECT item_id, creator_id, cameo_user_ids FROM generated_items "
+                f"WHERE item_id IN ({marks(part)})", part).fetchall():
+            out[item] = (creator, tuple(json.loads(cameos)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -207,4 +207,67 @@ CONTROL_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX api_tokens_by_subject ON api_tokens (subject_id)",
         ),
     ),
+    Migration(
+        version=7,
+        description="event inbox keyed by (user, event id) with its fields as columns; "
+        "sign-ups; erasure tombstones",
+        statements=(
+            # An event id is its user's own: the key becomes (user_id, event_id). SQLite
+            # cannot change a UNIQUE constraint in place, so the table is rebuilt, keeping
+            # every row's seq and the AUTOINCREMENT position (a seq is never reused: a
+            # drained batch is named by its seq range). `digest` is the event's content
+            # fingerprint (`reelrank.event_keys.event_digest`), NULL for rows accepted
+            # before it existed; `ts` is the event's time as `stamp` text (as posted, for those).
+            """CREATE TABLE event_inbox_v7 (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id NOT NULL,
+                event_id NOT NULL,
+                item_id,
+                event_type TEXT,
+                ts TEXT,
+                digest INTEGER,
+                payload TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                drained_at TEXT,
+                UNIQUE (user_id, event_id)
+            )""",
+            """INSERT INTO event_inbox_v7 (seq, user_id, event_id, item_id, event_type, ts,
+                                           payload, received_at, drained_at)
+               SELECT seq, coalesce(json_extract(payload, '$.user_id'), ''), event_id,
+                      json_extract(payload, '$.item_id'), json_extract(payload, '$.event_type'),
+                      json_extract(payload, '$.ts'), payload, received_at, drained_at
+               FROM event_inbox""",
+            "DELETE FROM sqlite_sequence WHERE name = 'event_inbox_v7'",
+            "UPDATE sqlite_sequence SET name = 'event_inbox_v7' WHERE name = 'event_inbox'",
+            "DROP TABLE event_inbox",
+            "ALTER TABLE event_inbox_v7 RENAME TO event_inbox",
+            "CREATE INDEX event_inbox_undrained ON event_inbox (seq) WHERE drained_at IS NULL",
+            # The live feed reads one user's events since the snapshot.
+            "CREATE INDEX event_inbox_by_user ON event_inbox (user_id, seq)",
+            # Users who signed up since the warehouse last heard of users: known to the API
+            # at once, landed for the next pipeline run like the inbox (`seq` orders the
+            # drain; `drained_at` set once landed, the row kept `inbox_keep_days` more).
+            """CREATE TABLE registered_users (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id UNIQUE NOT NULL,
+                created_at TEXT NOT NULL,
+                country TEXT,
+                birth_year INTEGER,
+                registered_at TEXT NOT NULL,
+                drained_at TEXT
+            )""",
+            ("CREATE INDEX registered_users_undrained ON registered_users (seq) "
+             "WHERE drained_at IS NULL"),
+            # Erased users: the id alone, kept so that nothing about them is loaded again
+            # (a replayed file, a late event); `applied_at` once the pipeline erased them
+            # from the warehouse; their videos leave every feed online until `hidden_until`.
+            """CREATE TABLE erased_users (
+                user_id PRIMARY KEY NOT NULL,
+                erased_at TEXT NOT NULL,
+                applied_at TEXT,
+                hidden_until TEXT NOT NULL
+            )""",
+            "CREATE INDEX erased_users_hidden ON erased_users (hidden_until)",
+        ),
+    ),
 )

@@ -1,11 +1,14 @@
 """Load validated records into their store, idempotently, quarantining what fails.
 
-Per batch: type the records (`coerce`), settle duplicate keys inside the batch, check that
-every referenced user and item exists, then write good records and quarantine rows in one
-transaction. Immutable logs (events, chats) ignore a key they already hold, so re-ingesting
-a file is a no-op; other warehouse tables take the newer record; control-store state only
-takes a record newer than what it holds, so re-ingesting an old file never undoes a live
-change such as a cameo revocation.
+Per batch: type the records (`coerce`), set aside every record about an erased user (not
+loaded, not quarantined: counted as refused), settle duplicate keys inside the batch, check
+that every referenced user and item exists, then write good records and quarantine rows in
+one transaction. A record is identified by its contract's `identity` (an event by user and
+event id). Immutable logs (events, chats) ignore a record they already hold, so re-ingesting
+a file is a no-op, and quarantine one that reuses a held identity with other content (it
+would otherwise be dropped without a word); other warehouse tables take the newer record;
+control-store state only takes a record newer than what it holds, so re-ingesting an old
+file never undoes a live change such as a cameo revocation.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import duckdb
 import polars as pl
 
 from reelrank.contracts import Field, IdDomain, Kind, TableContract
+from reelrank.control.erasure import all_erased
 from reelrank.control.imports import upsert
 from reelrank.control.user_settings import chat_opted_in
 from reelrank.geo import GeoResolver
@@ -77,10 +81,16 @@ def _settle_id_types(con: duckdb.DuckDBPyConnection, contract: TableContract,
     return id_types
 
 
+def _key_text(contract: TableContract) -> str:
+    """The key as a reason names it: `(event_id) for the same user_id`."""
+    scope = f" for the same {', '.join(contract.scope)}" if contract.scope else ""
+    return f"({', '.join(contract.key)}){scope}"
+
+
 def _dedupe_in_batch(frame: pl.DataFrame, contract: TableContract) -> tuple[pl.DataFrame, int]:
     """Drop exact repeats of a key within the batch; a repeat with other content is
     quarantined rather than silently picking one."""
-    key = list(contract.key)
+    key = list(contract.identity)
     content = [c for c in frame.columns if c not in (_NO, _REASON)]
     good = frame.filter(pl.col(_REASON).is_null())
     if good.select(pl.struct(key).is_unique().all()).item():
@@ -92,10 +102,10 @@ def _dedupe_in_batch(frame: pl.DataFrame, contract: TableContract) -> tuple[pl.D
     )
     repeats = hashed.filter(~pl.col("_first") & pl.col("_same"))
     conflicts = hashed.filter(~pl.col("_first") & ~pl.col("_same")).select(_NO)
-    key_text = ", ".join(contract.key)
     frame = frame.join(repeats.select(_NO), on=_NO, how="anti").with_columns(
         pl.when(pl.col(_NO).is_in(conflicts[_NO].implode()))
-        .then(pl.lit(f"duplicate key ({key_text}) with different content earlier in this input"))
+        .then(pl.lit(f"duplicate key {_key_text(contract)} with different content earlier "
+                     "in this input"))
         .otherwise(pl.col(_REASON)).alias(_REASON))
     return frame, repeats.height
 
@@ -138,6 +148,52 @@ def _missing_refs(con: duckdb.DuckDBPyConnection, f: Field, contract: TableContr
         f"FROM ({values}) v ANTI JOIN ({known}) k ON v.id = k.id GROUP BY v.{_NO}"
     )
     return con.sql(sql).pl().cast({_NO: pl.Int64})
+
+
+def _held_otherwise(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame,
+                    contract: TableContract) -> pl.DataFrame:
+    """(_record_no, reason) for good records of an immutable table whose identity the table
+    already holds with other content: a reused id, which re-ingesting must not mistake for
+    the record it holds (and must not drop silently either)."""
+    good = frame.filter(pl.col(_REASON).is_null())
+    empty = pl.DataFrame(schema={_NO: pl.Int64, "reason": pl.String})
+    if good.is_empty():
+        return empty
+    ident = contract.identity
+    content = [f.name for f in contract.fields if f.kind is not Kind.IP and f.name not in ident]
+    on = " AND ".join(f"b.{k} = t.{k}" for k in ident)  # column names from the contract
+    differs = " OR ".join(f"b.{c} IS DISTINCT FROM t.{c}" for c in content)
+    con.register("_held", good.select(_NO, *ident, *content))
+    try:
+        found = con.sql(f"SELECT b.{_NO} FROM _held b JOIN {contract.name} t ON {on} "
+                        f"WHERE {differs}").pl()
+    finally:
+        con.unregister("_held")
+    if found.is_empty():
+        return empty
+    return found.cast({_NO: pl.Int64}).with_columns(pl.lit(
+        f"key {_key_text(contract)} already loaded with different content: an id names one "
+        "record for good").alias("reason"))
+
+
+def _about_erased(frame: pl.DataFrame, contract: TableContract, erased: list[object]
+                  ) -> pl.Series:
+    """Whether each record names an erased user in any of its user fields."""
+    hit = pl.lit(False)
+    for f in contract.fields:
+        if f.domain is not IdDomain.USER or f.name not in frame.columns:
+            continue
+        dtype = frame.schema[f.name]
+        inner = dtype.inner if isinstance(dtype, pl.List) else dtype
+        # Ids as the control store holds them, typed as this home types the field.
+        gone = pl.Series([str(e) for e in erased], dtype=pl.String).cast(
+            inner, strict=False).drop_nulls().implode()
+        if isinstance(dtype, pl.List):
+            hit = hit | pl.col(f.name).list.eval(pl.element().is_in(gone)).list.any() \
+                .fill_null(False)
+        else:
+            hit = hit | pl.col(f.name).is_in(gone).fill_null(False)
+    return frame.select(hit.alias("_erased")).to_series()
 
 
 def _record_json(raw: pl.DataFrame, first_record_no: int, numbers: pl.Series,
@@ -189,9 +245,18 @@ def load_batch(
             ensure_table(con, contract, id_types)
         typed = coerce(raw, contract, id_types, now=now, skew_s=skew_s, source=source,
                        first_record_no=batch.first_record_no).frame
+        erased = all_erased(control)
+        if erased:
+            # Nothing about an erased user is loaded again, nor kept in quarantine.
+            gone = _about_erased(typed, contract, erased)
+            result.refused += int(gone.sum())
+            typed = typed.filter(~gone)
         typed, repeats = _dedupe_in_batch(typed, contract)
         result.unchanged += repeats
         refs = _reference_failures(con, typed, contract)
+        if contract.immutable and contract.store == "warehouse":
+            refs = pl.concat([refs, _held_otherwise(con, typed.join(
+                refs.select(_NO), on=_NO, how="anti"), contract)])
         if refs.height:
             typed = typed.join(refs, on=_NO, how="left").with_columns(
                 pl.coalesce(_REASON, "reason").alias(_REASON)).drop("reason")
@@ -213,11 +278,11 @@ def load_batch(
         rows = pl.concat(quarantine).with_columns(
             pl.lit(ingest_id).alias("ingest_id"), pl.lit(source).alias("source"),
             pl.lit(contract.name).alias("table_name"), pl.lit(now).alias("quarantined_at"))
-        if any(f.kind is Kind.IP for f in contract.fields):
-            # Addresses are resolved and dropped at ingestion; quarantine keeps none either,
-            # wherever one sits (the IP field, a misaligned field, a reason quoting a value).
-            rows = rows.with_columns(
-                pl.col("record", "reason").map_elements(redact_ips, return_dtype=pl.String))
+        # Addresses are resolved and dropped at ingestion; quarantine keeps none either,
+        # wherever one sits (the IP field, a misaligned field, a column no contract names,
+        # a reason quoting a value), in any table.
+        rows = rows.with_columns(
+            pl.col("record", "reason").map_elements(redact_ips, return_dtype=pl.String))
         con.register("_q", rows)
         con.execute(
             "INSERT INTO quarantine SELECT ingest_id, source, table_name, _record_no, "
@@ -267,7 +332,7 @@ def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
         good = pl.concat([good.drop("ip"), geo.locate(good["ip"])], how="horizontal")
     con.register("_good", good)
     try:
-        key = " AND ".join(f"t.{k} = g.{k}" for k in contract.key)
+        key = " AND ".join(f"t.{k} = g.{k}" for k in contract.identity)
         before = con.execute(f"SELECT count(*) FROM {contract.name}").fetchall()[0][0]
         if contract.immutable:
             con.execute(

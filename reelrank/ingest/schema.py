@@ -55,7 +55,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection, contract: TableContract,
     if not contract.immutable:
         # Immutable logs (events, chats) skip the key index: at tens of millions of rows it
         # costs more than the anti-join that keeps re-ingest idempotent.
-        columns.append(f"PRIMARY KEY ({', '.join(contract.key)})")
+        columns.append(f"PRIMARY KEY ({', '.join(contract.identity)})")
     con.execute(f"CREATE TABLE IF NOT EXISTS {contract.name} ({', '.join(columns)})")
 
 

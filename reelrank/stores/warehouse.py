@@ -8,13 +8,14 @@ Migrations hold what does not depend on it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
 
 from reelrank.migrate import Migration, apply_migrations
 
-__all__ = ["WAREHOUSE_MIGRATIONS", "open_warehouse"]
+__all__ = ["WAREHOUSE_MIGRATIONS", "open_warehouse", "rewrite_warehouse"]
 
 WAREHOUSE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -80,3 +81,34 @@ def open_warehouse(
     if not read_only:
         apply_migrations(con, WAREHOUSE_MIGRATIONS, "warehouse")
     return con
+
+
+def rewrite_warehouse(path: Path, *, threads: int = 2, memory_limit: str = "8GB") -> None:
+    """Copy the warehouse at `path` into a fresh file and put that in its place.
+
+    DuckDB reuses the blocks a delete frees but does not zero them, so a purged chat or an
+    erased user's rows would stay in the file's bytes until overwritten. After a purge or an
+    erasure the pipeline rewrites the file (tables, constraints, sequences: `COPY FROM
+    DATABASE`): a full copy, so it costs time in proportion to the warehouse, and runs only
+    when private rows were deleted. The caller holds the write lock and no connection to it.
+    """
+    fresh = path.with_name(f".{path.name}.rewrite")
+    for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+    try:
+        con.execute("ATTACH ? AS old", [str(path)])
+        con.execute("CHECKPOINT old")  # nothing of the old file left in a log
+        con.execute("ATTACH ? AS fresh", [str(fresh)])
+        con.execute("COPY FROM DATABASE old TO fresh")
+        con.execute("DETACH fresh")
+        con.execute("DETACH old")
+    finally:
+        con.close()
+    fd = os.open(fresh, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(fresh, path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)

@@ -11,7 +11,8 @@ PACKAGES = ("reelrank", "features", "ranking", "generation", "api", "pipelines",
             "bench", "notebooks")
 TABLES = ("cameo_grants", "guardians", "user_settings", "user_blocks", "served_today",
           "api_tokens", "event_inbox", "generation_requests", "credit_ledger",
-          "generated_items", "guardian_unlinks", "served_history", "item_labels")
+          "generated_items", "guardian_unlinks", "served_history", "item_labels",
+          "registered_users", "erased_users")
 SQL = re.compile(r"\b(FROM|INTO|UPDATE|JOIN)\s+(" + "|".join(TABLES) + r")\b"
                  r"|BEGIN IMMEDIATE", re.IGNORECASE)
 
