@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +32,18 @@ from api.reasons import reason_for
 from api.session import SessionReader, stored_feeds
 from ranking.engine import Engine, Page
 from ranking.policy import claim_served, read_live, servable
-from ranking.session import EMPTY, Session
+from ranking.session import Session
 from ranking.snapshot.overlay import LiveItems
 from ranking.snapshot.view import View, view_of
 from reelrank.control.connection import Connection, stamp
+from reelrank.control.inbox import events_after
 from reelrank.control.items import new_generated_items
 from reelrank.control.labels import label_changes
 
 __all__ = ["FeedItem", "FeedPage", "FeedService", "reason_for"]
+
+# Events that count as a win for an item in the live statistics.
+_WINS = frozenset({"complete", "like", "share", "comment", "remix"})
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class FeedService:
         self._lock = threading.Lock()
         self._live_seq = 0
         self._label_seq = 0
+        self._event_seq = 0
+        self._as_of = stamp(datetime.fromtimestamp(engine.snap.as_of_s, UTC))
         self._live_creators: set[int] = set()
         self._pages, self._feeds = stored_feeds(feeds_dir, self.snapshot)
         self._plain: dict[str, Page] = {}  # country -> unpersonalized page, for overload
@@ -90,15 +96,18 @@ class FeedService:
 
     def sync(self, control: Connection) -> int:
         """Add generations finished since the last call (same-day reach: a friend's next
-        request can show them) and apply moderators' labels set since (the next request
-        is ranked under them). Two indexed reads when there is nothing new."""
+        request can show them), apply moderators' labels set since (the next request
+        is ranked under them) and count the events posted since into the live item
+        statistics (exploration learns during the day). Three indexed reads when there is
+        nothing new."""
         with self._lock:
             fresh = new_generated_items(control, after_seq=self._live_seq)
             labels = self._labels_since(control)
-            if not fresh and not labels:
+            counts = self._counts_since(control)
+            if not fresh and not labels and not counts:
                 return 0
             before = self.items
-            items = before.relabel(self.engine.snap, labels)
+            items = before.relabel(self.engine.snap, labels).counted(self.engine.snap, counts)
             if fresh:
                 self._live_seq = max(int(r["seq"]) for r in fresh)
                 items = items.add(self.engine.snap, fresh)
@@ -106,6 +115,21 @@ class FeedService:
                                            for r in fresh)
             self.items = items  # one reference swap
             return len(self.items) - len(before)
+
+    def _counts_since(self, control: Connection) -> dict[object, tuple[int, int]]:
+        """Item -> (impressions, wins) among the events posted since the last call that
+        happened on or after the snapshot's day (earlier ones are in its counts)."""
+        counts: dict[object, list[int]] = {}
+        while events := events_after(control, self._event_seq):
+            for _seq, item, kind, ts in events:
+                if ts is None or str(ts) < self._as_of:
+                    continue
+                if kind == "impression":
+                    counts.setdefault(item, [0, 0])[0] += 1
+                elif kind in _WINS:
+                    counts.setdefault(item, [0, 0])[1] += 1
+            self._event_seq = events[-1][0]
+        return {item: (shown, won) for item, (shown, won) in counts.items()}
 
     def _labels_since(self, control: Connection) -> dict[object, str]:
         """Item -> its newest label among the changes since the last call (all of them,
@@ -133,11 +157,12 @@ class FeedService:
         live = read_live(control, [user_id], now.date())
         policy = live.policy(user_id)
         session = (self.sessions.read(control, user_id, view, now) if policy.personalized
-                   else EMPTY)
+                   else self.sessions.read_safety(control, user_id, view, now))
         query = self.engine.query(user_id, policy, session)
         degraded = False
         if not policy.personalized:
-            page, removed, precomputed = self._unpersonalized(user_id, live, items, at, limit)
+            page, removed, precomputed = self._unpersonalized(user_id, live, items, at, limit,
+                                                              session)
         elif degrade:
             page, removed, precomputed = self._cheap(query, live, view, limit)
             degraded = True
@@ -163,8 +188,8 @@ class FeedService:
                         precomputed, removed, request_id, degraded)
 
     def _unpersonalized(self, user_id: object, live, items: LiveItems | None, at: Cursor,
-                        limit: int) -> tuple[Page, dict[str, int], bool]:
-        out = self.engine.rank([user_id], live, items)
+                        limit: int, session: Session) -> tuple[Page, dict[str, int], bool]:
+        out = self.engine.rank([user_id], live, items, {user_id: session})
         page = out.pages[0]
         window = slice(at.offset, at.offset + limit)
         return (Page(user_id, page.item_ids[window], page.scores[window], page.sources[window],

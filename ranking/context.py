@@ -73,6 +73,7 @@ class Scoring:
     popularity: object                 # FeatureAssembler of item_engagement_decayed
     similarity: object                 # FeatureAssembler of content_similarity
     exploration_bit: int               # the fresh source's bit in a Pool's mask
+    taste_bits: int = 0                # the bits of the sources that search by taste
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ class Engine:
     def scoring(self, view: View) -> Scoring:
         return Scoring(view, self.settings, self.scorer, self.ranker, self.predict,
                        self.features, self._popularity, self._similarity,
-                       self.pipeline.exploration_bit)
+                       self.pipeline.exploration_bit, self.pipeline.taste_bits)
 
     def rank(self, users: Sequence[object], live: LiveState, items: LiveItems | None = None,
              sessions: Mapping[object, Session] | None = None) -> RankOutput:

@@ -50,6 +50,9 @@ class Pipeline:
     scorers: tuple[ModuleType, ...]
     selector: ModuleType
     exploration: ModuleType  # the source whose candidates take the exploration slots
+    # Sources that find items by the user's taste: a video made since the snapshot that one
+    # of them proposes takes an exploration slot before any other fresh video.
+    taste: tuple[ModuleType, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -63,6 +66,10 @@ class Pipeline:
     def exploration_bit(self) -> int:
         return 1 << self.sources.index(self.exploration)
 
+    @property
+    def taste_bits(self) -> int:
+        return sum(1 << self.sources.index(m) for m in self.taste)
+
 
 FEED = Pipeline(
     sources=(ann, session_source, collaborative, graph, trending, fresh, catalog),
@@ -70,4 +77,5 @@ FEED = Pipeline(
     scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback, session),
     selector=feed,
     exploration=fresh,
+    taste=(ann, session_source),
 )

@@ -44,8 +44,10 @@ class Session:
     def reacted(self) -> bool:
         """Whether the user did anything since the snapshot that should change their
         ranking (a list precomputed last night cannot reflect it)."""
-        return bool(len(self.engaged) or len(self.hidden) or self.liked
-                    or len(self.muted_creators) or len(self.muted_topics))
+        # Not `hidden`: what everyone's reports hide is a filter on any page, the batch's
+        # too; the user's own report makes the item `engaged` as well.
+        return bool(len(self.engaged) or self.liked or len(self.muted_creators)
+                    or len(self.muted_topics))
 
     @property
     def depth(self) -> int:

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
         default=50, ge=0, le=100_000,
         description="a video is 'fresh' for exploration until it has this many impressions")
     fresh_per_user: int = Field(default=30, ge=0, le=1_000)
+    fresh_explore_share: float = Field(
+        default=0.5, ge=0, le=1, description="online, the share of a user's exploration "
+        "slots given by Thompson sampling on the fresh videos' impressions and wins counted "
+        "live today (the rest: the usual window of newest videos)")
     feed_length: int = Field(default=100, ge=1, le=1_000)
     per_creator_cap: int = Field(default=3, ge=1, le=100,
                                  description="most items from one creator in a feed")

@@ -75,7 +75,9 @@ class TruthWorld:
         return self.start + timedelta(days=self.days)
 
     @classmethod
-    def load(cls, directory: Path) -> TruthWorld:
+    def load(cls, directory: Path, active_ids: pl.Series | None = None) -> TruthWorld:
+        """The world at `directory`. `active_ids`: the users with a history (returning
+        users); by default those of its event log (`_active_ids`)."""
         directory = Path(directory)
         manifest = json.loads((directory / "world.json").read_text())
         truth_users = pl.read_parquet(directory / "truth" / "users.parquet")
@@ -100,8 +102,8 @@ class TruthWorld:
         follower = _positions(follows["follower_id"], user_index)
         followee = _positions(follows["followee_id"], user_index)
         known = (follower >= 0) & (followee >= 0)
-        active_ids = (pl.scan_parquet(directory / "events" / "*.parquet")
-                      .select("user_id").unique().collect()["user_id"])
+        if active_ids is None:
+            active_ids = _active_ids(directory)
         active = np.zeros(n, dtype=bool)
         active[_known(_positions(active_ids, user_index))] = True
         return cls(
@@ -162,3 +164,18 @@ def _interest_matrix(truth_users: pl.DataFrame) -> np.ndarray:
     width = int(truth_users["interests"].list.len().max() or 1)
     flat = truth_users["interests"].explode().cast(pl.Float32).to_numpy()
     return flat.reshape(truth_users.height, width)
+
+
+def _active_ids(directory: Path) -> pl.Series:
+    """The users with any event in the world's log; once the log has moved out to be
+    ingested (the default world's does: it carries IPs), the users the home's published
+    snapshot has a history of (the world sits in HOME/worlds/)."""
+    if any((directory / "events").glob("*.parquet")):
+        return (pl.scan_parquet(directory / "events" / "*.parquet")
+                .select("user_id").unique().collect()["user_id"])
+    seen = directory.parent.parent / "snapshots" / "latest" / "seen.parquet"
+    if not seen.is_file():
+        raise ReelrankError(
+            f"{directory} has no event log (it moved out to be ingested) and its home has "
+            f"no published snapshot ({seen}) to tell returning users from new ones")
+    return pl.read_parquet(seen, columns=["user_id"])["user_id"].unique()

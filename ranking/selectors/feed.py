@@ -2,7 +2,9 @@
 
 Greedy, position by position, per user:
 - every `exploration_every`-th slot goes to the best-scored fresh video, if any is left,
-  so new generations reach viewers (what the user's people made since the snapshot first);
+  so new generations reach viewers: first what was made since the snapshot by the user's
+  people or found by their taste (a source searching by taste proposed it; the ranker,
+  which has no history for it, cannot judge it yet), whatever its score;
 - otherwise the candidate maximising MMR, lambda * relevance - (1 - lambda) * (highest
   cosine similarity to what is already on the page), so one topic does not fill the feed;
 - no creator gets more than `per_creator_cap` slots.
@@ -82,20 +84,36 @@ def select(ctx: Scoring, q: UserQuery, pool: Pool, scores: np.ndarray) -> Page:
     view, p = ctx.view, SelectionParams.from_settings(ctx.settings)
     if len(pool.rows) == 0:
         return Page(q.user_id, [], np.empty(0), [], q.policy.personalized)
-    order = np.lexsort((pool.rows, -scores))[: p.length * p.pool_factor]
+    order = np.lexsort((pool.rows, -scores))
+    since = _since_snapshot(view, q, pool.rows[order], pool.bits[order], ctx.taste_bits)
+    keep = np.zeros(len(order), dtype=bool)
+    keep[: p.length * p.pool_factor] = True
+    if since is not None:
+        keep |= since  # a priority video stays a candidate whatever its score
+    order = order[keep]
+    since = since[keep] if since is not None else None
     rows, bits, scores = pool.rows[order], pool.bits[order], scores[order]
     picks = select_page(scores, view.take("item_vectors", rows),
                         view.take("item_cap_key", rows), (bits & ctx.exploration_bit) > 0, p,
-                        _since_snapshot(view, q, rows))
+                        since if since is not None and since.any() else None)
     return Page(q.user_id, view.item_ids_of(rows[picks]), scores[picks],
                 [pool.labels[int(bits[i])] for i in picks], q.policy.personalized)
 
 
-def _since_snapshot(view, q: UserQuery, rows: np.ndarray) -> np.ndarray | None:
-    """Which of `rows` the user's people made after the snapshot (same-day reach)."""
-    live = view.live_by_creator
-    if not live or q.row < 0 or not q.policy.personalized:
+def _since_snapshot(view, q: UserQuery, rows: np.ndarray, bits: np.ndarray, taste_bits: int
+                    ) -> np.ndarray | None:
+    """Which of `rows` were made after the snapshot (same-day reach) and either by the
+    user's people or proposed by a source that searches by the user's taste."""
+    if view.n_items == view.n_base or not q.policy.personalized:
         return None
-    people = view.people.values[view.people.of(q.row)].tolist()
-    made = [r for p in people for r in live.get(p, ())]
-    return np.isin(rows, made) if made else None
+    new = rows >= view.n_base
+    if not new.any():
+        return None
+    wanted = new & ((bits & taste_bits) > 0) if taste_bits else np.zeros(len(rows), bool)
+    live = view.live_by_creator
+    if live and q.row >= 0:
+        people = view.people.values[view.people.of(q.row)].tolist()
+        made = [r for p in people for r in live.get(p, ())]
+        if made:
+            wanted |= np.isin(rows, made)
+    return wanted if wanted.any() else None

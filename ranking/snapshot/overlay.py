@@ -10,6 +10,12 @@ features are the snapshot's defaults for an item with none, and its creator's fe
 A label overrides the rating (`item_rating`) of whichever row holds that item, the
 snapshot's or the overlay's, including items added after the label; `ServingView.take`
 applies it.
+
+Live item statistics: impressions and wins (watched to the end, liked, shared, commented,
+remixed) counted from the events of the day since the snapshot (`counted`), for any item,
+the snapshot's or the overlay's: `ServingView.take("item_impressions")` adds them to the
+snapshot's count (a fresh video leaves exploration once it has been shown enough today), and
+exploration samples from them (`ranking.sources.fresh`).
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ class LiveItems:
     labels: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # id -> code
     rated_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     rated_codes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+    counts: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # id -> (shown, won)
+    stat_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    stat_shown: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    stat_won: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @classmethod
     def empty(cls, snap, capacity: int | None = None) -> LiveItems:
@@ -119,7 +129,8 @@ class LiveItems:
                         owners=MappingProxyType(owners),
                         by_creator=MappingProxyType({k: tuple(v) for k, v in
                                                      by_creator.items()}))
-        return grown._rated(snap) if self.labels else grown
+        grown = grown._rated(snap) if self.labels else grown
+        return grown._stats(snap) if self.counts else grown
 
     def relabel(self, snap, labels: Mapping[object, str]) -> LiveItems:
         """A new overlay where each item in `labels` (item id -> a label of `RATINGS`) is
@@ -140,6 +151,42 @@ class LiveItems:
         pairs.sort()
         return replace(self, rated_rows=np.array([r for r, _ in pairs], dtype=np.int64),
                        rated_codes=np.array([c for _, c in pairs], dtype=np.int8))
+
+    def counted(self, snap, deltas: Mapping[object, tuple[int, int]]) -> LiveItems:
+        """A new overlay with `deltas` (item id -> impressions, wins since the last call)
+        added to the live statistics."""
+        if not deltas:
+            return self
+        merged = dict(self.counts)
+        for item, (shown, won) in deltas.items():
+            was = merged.get(item, (0, 0))
+            merged[item] = (was[0] + int(shown), was[1] + int(won))
+        return replace(self, counts=MappingProxyType(merged))._stats(snap)
+
+    def _stats(self, snap) -> LiveItems:
+        triples = []
+        for item, (shown, won) in self.counts.items():
+            row = snap.item_row.get(item, -1)
+            row = row if row >= 0 else self.row.get(item, -1)
+            if row >= 0:
+                triples.append((row, shown, won))
+        triples.sort()
+        return replace(self, stat_rows=np.array([t[0] for t in triples], dtype=np.int64),
+                       stat_shown=np.array([t[1] for t in triples], dtype=np.int64),
+                       stat_won=np.array([t[2] for t in triples], dtype=np.int64))
+
+    def live_counts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(impressions, wins) counted live for `rows` (zeros where none)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        shown = np.zeros(len(rows), dtype=np.int64)
+        won = np.zeros(len(rows), dtype=np.int64)
+        if not len(self.stat_rows) or not len(rows):
+            return shown, won
+        at = np.minimum(np.searchsorted(self.stat_rows, rows), len(self.stat_rows) - 1)
+        hit = self.stat_rows[at] == rows
+        shown[hit] = self.stat_shown[at[hit]]
+        won[hit] = self.stat_won[at[hit]]
+        return shown, won
 
     def ratings(self, rows: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """`ratings` (the stored `item_rating` of `rows`) with the labels applied."""

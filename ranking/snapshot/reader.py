@@ -165,6 +165,11 @@ class ServingSnapshot:
         """A per-item array's values at `rows` (`item_creator`, `item_block`, ...)."""
         return getattr(self, name)[rows]
 
+    def live_counts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(impressions, wins) counted live since the snapshot: none without an overlay."""
+        zeros = np.zeros(len(rows), dtype=np.int64)
+        return zeros, zeros.copy()
+
     def row_of(self, item_id: object) -> int:
         return self.item_row.get(item_id, -1)
 

@@ -39,9 +39,18 @@ class ServingView:
         return self.live.by_creator
 
     def take(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """A per-item array's values at `rows`; `item_rating` with the overlay's labels."""
+        """A per-item array's values at `rows`; `item_rating` with the overlay's labels,
+        `item_impressions` with the impressions counted live."""
         out = self._take(name, rows)
-        return self.live.ratings(np.asarray(rows), out) if name == "item_rating" else out
+        if name == "item_rating":
+            return self.live.ratings(np.asarray(rows), out)
+        if name == "item_impressions" and len(self.live.stat_rows):
+            return out + self.live.live_counts(rows)[0].astype(out.dtype)
+        return out
+
+    def live_counts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(impressions, wins) of `rows` counted live since the snapshot."""
+        return self.live.live_counts(rows)
 
     def _take(self, name: str, rows: np.ndarray) -> np.ndarray:
         base = getattr(self.snap, name)
@@ -77,7 +86,7 @@ class ServingView:
 def view_of(snap: ServingSnapshot, live: LiveItems | None) -> ServingSnapshot | ServingView:
     """The snapshot itself when nothing was added or labelled since, else the view over
     both."""
-    if live is None or (not len(live) and not live.labels):
+    if live is None or (not len(live) and not live.labels and not live.counts):
         return snap
     return ServingView(snap, live)
 

@@ -5,6 +5,16 @@ Each user gets a window of consecutive fresh videos starting at a pseudo-random 
 stable hash of the seed and the user), so every fresh video reaches some users, the work
 is users x k rather than users x fresh videos, and batch and online draw the same sample
 for the same user.
+
+Online, once events of the day are counted (`LiveItems.counted`), exploration learns during
+the day: a video shown `fresh_max_impressions` times in all leaves the pool, and a
+`fresh_explore_share` of each user's slots goes to Thompson sampling among the fresh
+videos shown today: each one's win rate drawn from Beta(1 + wins, 1 + impressions - wins),
+the highest draws taken (so a video that wins when shown is shown more, while one with few
+impressions still gets its chances). The rest of the slots stay the window, which keeps
+trying the videos nobody has seen yet.
+The draw is seeded by the seed, the user and how many events were counted: the same state
+gives the same page. With nothing counted (the nightly batch) the window alone.
 """
 
 from __future__ import annotations
@@ -49,14 +59,37 @@ def fresh_rows(snap: View, settings: Settings) -> np.ndarray:
         base = _fresh(snap.item_created_s, snap.item_impressions, snap.as_of_s, settings)
         snap.memo[key] = base
     if snap.n_items == snap.n_base:
-        return base
+        return _unspent(snap, base, settings)
     rows = np.arange(snap.n_base, snap.n_items)
     created = snap.take("item_created_s", rows)
     extra = _fresh(created, snap.take("item_impressions", rows), snap.as_of_s, settings,
                    snap.n_base)
     at = np.searchsorted(-snap.item_created_s[base], -created[extra - snap.n_base],
                          side="right")
-    return np.insert(base, at, extra)
+    return _unspent(snap, np.insert(base, at, extra), settings)
+
+
+def _unspent(snap: View, rows: np.ndarray, settings: Settings) -> np.ndarray:
+    """`rows` without those shown `fresh_max_impressions` times counting today's."""
+    shown, _won = snap.live_counts(rows)
+    if not shown.any():
+        return rows
+    return rows[snap.take("item_impressions", rows) < settings.fresh_max_impressions]
+
+
+def _sampled(snap: View, pool: np.ndarray, n: int, seed: int, user_id: object
+             ) -> np.ndarray:
+    """`n` rows of `pool` by Thompson sampling on their live impressions and wins."""
+    shown, won = snap.live_counts(pool)
+    tried = shown > 0
+    if n <= 0 or not tried.any():
+        return pool[:0]
+    pool, shown, won = pool[tried], shown[tried], won[tried]
+    digest = hashlib.blake2b(f"{seed}:{user_id}:{int(shown.sum())}".encode(),
+                             digest_size=8).digest()
+    rng = np.random.default_rng(int.from_bytes(digest, "big"))
+    draws = rng.beta(1.0 + won, 1.0 + np.maximum(shown - won, 0))
+    return pool[np.argsort(-draws, kind="stable")[:n]]
 
 
 def propose(snap: View, queries: list[UserQuery], settings: Settings
@@ -68,9 +101,13 @@ def propose(snap: View, queries: list[UserQuery], settings: Settings
         if per_user == 0:
             out.append(Candidates.empty())
             continue
+        sampled = _sampled(snap, pool, round(per_user * settings.fresh_explore_share),
+                           settings.seed, q.user_id)
         start = offset(settings.seed, q.user_id, len(pool))
-        rows = pool[(start + np.arange(per_user)) % len(pool)]
-        scores = 1.0 - np.arange(per_user) / max(int(settings.fresh_per_user), 1)
+        window = pool[(start + np.arange(per_user)) % len(pool)]
+        window = window[~np.isin(window, sampled)][: per_user - len(sampled)]
+        rows = np.concatenate([sampled, window]) if len(sampled) else window
+        scores = 1.0 - np.arange(len(rows)) / max(int(settings.fresh_per_user), 1)
         own = snap.take("item_creator", rows) == q.row
         out.append(Candidates(rows[~own], scores[~own]))
     return out

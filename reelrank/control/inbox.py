@@ -34,7 +34,8 @@ from reelrank.control.connection import (
 from reelrank.errors import ConflictError
 from reelrank.event_keys import payload_digest, ts_text
 
-__all__ = ["accept_events", "events_of", "mark_drained", "prune_drained", "undrained"]
+__all__ = ["accept_events", "events_after", "events_of", "mark_drained", "prune_drained",
+           "recent_events", "reports_after", "undrained"]
 
 _INSERT = ("INSERT INTO event_inbox (user_id, event_id, item_id, event_type, ts, digest, "
            "payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -98,6 +99,39 @@ def events_of(con: Connection, user: object) -> list[dict[str, object]]:
     for row in rows:
         row["payload"] = json.loads(str(row["payload"]))
     return rows
+
+
+def recent_events(con: Connection, user: object, since: datetime
+                  ) -> list[tuple[object, str, str]]:
+    """(item_id, event_type, ts) of `user`'s events that happened at or after `since`,
+    drained or not, in the order they happened (ties: as received). The live feed's read of
+    what the person did since the snapshot: one range of the (user_id, seq) index."""
+    return [(item, kind, ts) for item, kind, ts in con.execute(
+        "SELECT item_id, event_type, ts FROM event_inbox WHERE user_id = ? AND ts >= ? "
+        "AND item_id IS NOT NULL ORDER BY ts, seq", [user, stamp(since)]).fetchall()]
+
+
+def events_after(con: Connection, after_seq: int, limit: int = 10_000
+                 ) -> list[tuple[int, object, str, str]]:
+    """(seq, item_id, event_type, ts) of every event after `after_seq`, oldest first, at most
+    `limit`: the live item statistics poll from the last seq (a range of the primary
+    key)."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    return [(int(seq), item, kind, ts) for seq, item, kind, ts in con.execute(
+        "SELECT seq, item_id, event_type, ts FROM event_inbox WHERE seq > ? "
+        "AND item_id IS NOT NULL ORDER BY seq LIMIT ?", [after_seq, limit]).fetchall()]
+
+
+def reports_after(con: Connection, after_seq: int, limit: int = 10_000
+                  ) -> list[tuple[int, object, object, str]]:
+    """(seq, user_id, item_id, received_at) of the report events after `after_seq`, oldest
+    first, at most `limit`: poll again from the last seq (a range of the primary key)."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    return [(int(seq), user, item, at) for seq, user, item, at in con.execute(
+        "SELECT seq, user_id, item_id, received_at FROM event_inbox WHERE seq > ? "
+        "AND event_type = 'report' ORDER BY seq LIMIT ?", [after_seq, limit]).fetchall()]
 
 
 def mark_drained(con: Connection, first: int, last: int, *, now: datetime) -> int:

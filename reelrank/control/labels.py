@@ -15,7 +15,8 @@ from datetime import datetime
 
 from reelrank.control.connection import Connection, rows_as_dicts, stamp
 
-__all__ = ["LABELS", "current_labels", "label_changes", "label_of", "set_label"]
+__all__ = ["LABELS", "current_labels", "label_changes", "label_of", "reviews_after",
+           "set_label"]
 
 LABELS = ("safe", "sensitive", "unsafe")  # a moderator decides; "unrated" is nobody's word
 
@@ -50,6 +51,17 @@ def label_changes(con: Connection, after_seq: int = 0, limit: int = 1000
         raise ValueError(f"limit must be >= 1, got {limit}")
     return [tuple(r) for r in con.execute(
         "SELECT seq, item_id, label FROM item_labels WHERE seq > ? ORDER BY seq LIMIT ?",
+        [after_seq, limit]).fetchall()]
+
+
+def reviews_after(con: Connection, after_seq: int = 0, limit: int = 1000
+                  ) -> list[tuple[int, object, str]]:
+    """(seq, item_id, set_at) of the labels set after `after_seq`, oldest first: when a
+    moderator last looked at each item (reports before that are answered)."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    return [tuple(r) for r in con.execute(
+        "SELECT seq, item_id, set_at FROM item_labels WHERE seq > ? ORDER BY seq LIMIT ?",
         [after_seq, limit]).fetchall()]
 
 
