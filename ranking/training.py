@@ -60,7 +60,14 @@ def train_candidate(con: duckdb.DuckDBPyConnection, settings: Settings, models: 
     rows = labelled_rows(con, days[0], as_of, settings)
     train = rows.filter(pl.col("as_of") < valid_start)
     valid = rows.filter(pl.col("as_of") >= valid_start)
-    ranker = train_ranker(train, valid, params or RankerParams.from_settings(settings))
+    params = params or RankerParams.from_settings(settings)
+    if settings.training_backend == "dask":
+        from ranking.ranker_dask import train_ranker_dask
+
+        ranker = train_ranker_dask(train, valid, params, settings.dask_scheduler,
+                                   workers=settings.dask_local_workers)
+    else:
+        ranker = train_ranker(train, valid, params)
     ndcg = _ndcg(ranker, valid)
     current = current_ranker(models)
     current_ndcg = None

@@ -132,6 +132,14 @@ class Settings(BaseSettings):
                                    description="boosting rounds at most (early stopping "
                                    "usually ends sooner)")
     ranker_early_stopping_rounds: int = Field(default=40, ge=1, le=10_000)
+    training_backend: Literal["lightgbm", "dask"] = Field(
+        default="lightgbm", description="where the nightly ranker trains: in the pipeline's "
+        "process, or on a Dask cluster with LightGBM's Dask estimator (reelrank[dask])")
+    dask_scheduler: str = Field(
+        default="local", min_length=1, max_length=500, description="with training_backend = "
+        "dask: a scheduler address (tcp://host:8786), or 'local' for a LocalCluster here")
+    dask_local_workers: int = Field(default=2, ge=1, le=256,
+                                    description="worker processes of the 'local' cluster")
     promotion_tolerance: float = Field(
         default=0.005, ge=0, le=0.1,
         description="a new ranker is promoted unless its validation NDCG@10 is lower than "
