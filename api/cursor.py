@@ -42,6 +42,8 @@ class Cursor:
     scroll: str        # the scroll's first request id
     snapshot: str      # the snapshot it was issued under
     issued_s: float
+    mode: str = "for_you"   # the feed it scrolls (`GET /v1/feed?mode=`)
+    after: tuple[float, str] | None = None  # following: (created_s, item id) of the last item
 
 
 class CursorKey:
@@ -73,14 +75,19 @@ class CursorKey:
         return hmac.new(self.key, body, hashlib.sha256).digest()[:_SIG_BYTES]
 
     def encode(self, cursor: Cursor) -> str:
-        body = json.dumps({"u": cursor.user, "o": cursor.offset, "c": cursor.scroll,
-                           "s": cursor.snapshot, "t": round(cursor.issued_s, 3)},
-                          separators=(",", ":")).encode()
+        fields = {"u": cursor.user, "o": cursor.offset, "c": cursor.scroll,
+                  "s": cursor.snapshot, "t": round(cursor.issued_s, 3)}
+        if cursor.mode != "for_you":
+            fields["m"] = cursor.mode
+        if cursor.after is not None:
+            fields["a"] = [cursor.after[0], cursor.after[1]]
+        body = json.dumps(fields, separators=(",", ":")).encode()
         return f"{_b64(body)}.{_b64(self._sign(body))}"
 
-    def decode(self, text: str, *, user: object, now_s: float, max_age_s: float) -> Cursor:
+    def decode(self, text: str, *, user: object, now_s: float, max_age_s: float,
+               mode: str = "for_you") -> Cursor:
         """The cursor `text` names, or 422 (a cursor this server did not issue for this
-        user, or one too old)."""
+        user and feed `mode`, or one too old)."""
         refused = InvalidInputError(f"cursor {text[:40]!r} is not one this server issued for "
                                     "this user", ("cursor",))
         try:
@@ -92,12 +99,17 @@ class CursorKey:
             raise refused
         try:
             data = json.loads(body)
+            after = data.get("a")
             cursor = Cursor(str(data["u"]), int(data["o"]), str(data["c"]), str(data["s"]),
-                            float(data["t"]))
-        except (ValueError, KeyError, TypeError) as exc:
+                            float(data["t"]), str(data.get("m", "for_you")),
+                            None if after is None else (float(after[0]), str(after[1])))
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise refused from exc
         if cursor.user != str(user) or cursor.offset < 0:
             raise refused
+        if cursor.mode != mode:
+            raise InvalidInputError(f"cursor {text[:40]!r} scrolls the {cursor.mode!r} feed, "
+                                    f"not {mode!r}", ("cursor",))
         if now_s - cursor.issued_s > max_age_s:
             raise InvalidInputError(f"cursor {text[:40]!r} has expired; start again without "
                                     "one", ("cursor",))

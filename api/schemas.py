@@ -14,6 +14,7 @@ from reelrank.contracts import CONTRACTS, DM_POLICIES, EVENT_TYPES, SAFETY_LABEL
 from reelrank.control.labels import LABELS
 
 __all__ = [
+    "AppearanceList", "AppearanceOut",
     "BlockIn", "BlockList", "BlockOut", "ChildList", "ChildRules", "ChildRulesPatch",
     "DmOut", "ErasureOut", "EventAck", "EventBatch", "EventIn", "ExportOut", "FeedItemOut",
     "FeedOut", "GrantIn", "GrantList", "GrantOut", "LabelIn", "LabelOut", "LinkIn",
@@ -177,6 +178,22 @@ class GrantOut(BaseModel):
 
 class GrantList(BaseModel):
     grants: list[GrantOut]
+
+
+class AppearanceOut(BaseModel):
+    item_id: Id
+    creator_id: Id
+    created_at: datetime
+    cameo_user_ids: list[Id]
+    consented: bool = Field(description="every person in it has a live grant to its creator")
+    rating: str = Field(description="its safety rating now (a moderator's label included)")
+    servable: bool = Field(description="consented, not unsafe, not ruled out: feeds may "
+                           "show it right now")
+    served_7d: int = Field(description="times it was served in the last 7 days")
+
+
+class AppearanceList(BaseModel):
+    appearances: list[AppearanceOut]
 
 
 class BlockIn(_Request):

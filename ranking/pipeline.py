@@ -13,6 +13,10 @@
                       then topics the user just turned away from sink
     selector          caps, MMR diversity, exploration slots: the page
 
+`FOLLOWING_FILTERS` are the same policy components for the Following tab (a chronological
+list of the people a user follows): safety, ratings, reports, muted and blocked creators,
+consent; not the feed's "new to you" filters (seen, served, engaged).
+
 Each component is one module in a folder named for its kind, with one signature per kind
 (see each folder's docstring). Adding one is a module and a line here. `ranking.engine`
 runs the definition; the nightly batch scorer and the API run exactly that.
@@ -40,7 +44,7 @@ from ranking.selectors import feed
 from ranking.sources import ann, catalog, collaborative, fresh, graph, trending
 from ranking.sources import session as session_source
 
-__all__ = ["FEED", "Pipeline"]
+__all__ = ["FEED", "FOLLOWING_FILTERS", "Pipeline"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +83,5 @@ FEED = Pipeline(
     exploration=fresh,
     taste=(ann, session_source),
 )
+
+FOLLOWING_FILTERS = (safety, rating, hidden, muted, blocked, consent)

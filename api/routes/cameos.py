@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import ActingUser, CodecDep, ControlDep, NowDep, not_erased
+from api.appearances import appearances
+from api.deps import ActingUser, CodecDep, ControlDep, LiveDep, NowDep, not_erased
 from api.errors import ERROR_RESPONSES, InvalidInputError
-from api.schemas import GrantIn, GrantList, GrantOut
+from api.schemas import AppearanceList, AppearanceOut, GrantIn, GrantList, GrantOut
 from reelrank.control import grants
 
 __all__ = ["router"]
@@ -43,3 +44,13 @@ def delete_grant(grantee_id: Annotated[str, Path(max_length=128)], owner: Acting
     when there is no live grant to revoke."""
     grantee = codec.user(grantee_id, name="grantee_id")
     return GrantOut(**grants.revoke(control, owner, grantee, now=now))
+
+
+@router.get("/appearances", response_model=AppearanceList)
+def list_appearances(user: ActingUser, control: ControlDep, live: LiveDep,
+                     now: NowDep) -> AppearanceList:
+    """Every video that shows my likeness: the snapshot's and today's generations, newest
+    first, with whether feeds may show it right now and how often it was served this
+    week. Revoke with `DELETE /v1/cameos/grants/{creator_id}`."""
+    return AppearanceList(appearances=[AppearanceOut(**a) for a in
+                                       appearances(live.service, control, user, now)])

@@ -3,13 +3,14 @@ live; see `api.feed`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from api.admission import waited_ms
 from api.deps import ActingUser, ControlDep, LiveDep, NowDep, StateDep
 from api.errors import ERROR_RESPONSES
+from api.following import following_page
 from api.schemas import FeedItemOut, FeedOut
 
 __all__ = ["router"]
@@ -21,17 +22,25 @@ router = APIRouter(prefix="/v1", tags=["feed"], responses=ERROR_RESPONSES)
 def get_feed(user: ActingUser, live: LiveDep, control: ControlDep, now: NowDep,
              state: StateDep, request: Request, response: Response,
              limit: Annotated[int | None, Query(ge=1, le=1_000)] = None,
-             cursor: Annotated[str | None, Query(max_length=512)] = None) -> FeedOut:
+             cursor: Annotated[str | None, Query(max_length=512)] = None,
+             mode: Literal["for_you", "following"] = "for_you") -> FeedOut:
     """The next page of the feed. `X-Reelrank-Feed` says whether it came from the batch's
     precomputed pages, was ranked online, or was served the cheap way because the server
-    is overloaded (`degraded`: the request waited past its budget)."""
+    is overloaded (`degraded`: the request waited past its budget). `mode=following`: the
+    Following tab, what the people the user follows made, newest first (`api.following`;
+    each item's `score` is then its creation time, epoch seconds)."""
     settings = state.home.settings
-    degrade = waited_ms(request.scope) > settings.api_degrade_after_ms
-    page = live.service.page(control, user, limit=limit or settings.api_page_default,
-                             cursor=cursor, now=now, degrade=degrade)
+    if mode == "following":
+        page = following_page(live.service, control, user,
+                              limit=limit or settings.api_page_default, cursor=cursor, now=now)
+        response.headers["X-Reelrank-Feed"] = "following"
+    else:
+        degrade = waited_ms(request.scope) > settings.api_degrade_after_ms
+        page = live.service.page(control, user, limit=limit or settings.api_page_default,
+                                 cursor=cursor, now=now, degrade=degrade)
+        response.headers["X-Reelrank-Feed"] = ("degraded" if page.degraded else "precomputed"
+                                               if page.precomputed else "online")
     state.metrics.page_served(page.precomputed, page.removed, degraded=page.degraded)
-    response.headers["X-Reelrank-Feed"] = ("degraded" if page.degraded else "precomputed"
-                                           if page.precomputed else "online")
     response.headers["X-Reelrank-Snapshot"] = live.name
     return FeedOut(
         items=[FeedItemOut(item_id=i.item_id, score=i.score, source=i.source, reason=i.reason,

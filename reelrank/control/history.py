@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from reelrank.control.connection import Connection, stamp
+from reelrank.control.connection import Connection, chunks, marks, stamp
 
-__all__ = ["ServedRow", "prune", "record", "served_since"]
+__all__ = ["ServedRow", "prune", "record", "served_counts", "served_since"]
 
 # (user_id, item_id, served_at, request_id, position)
 ServedRow = tuple[object, object, str, str, int]
@@ -38,6 +38,18 @@ def served_since(con: Connection, user: object, since: datetime
         "SELECT item_id, max(served_at) AS at FROM served_history "
         "WHERE user_id = ? AND served_at >= ? GROUP BY item_id ORDER BY at, item_id",
         [user, stamp(since)]).fetchall()]
+
+
+def served_counts(con: Connection, items: Sequence[object], since: datetime
+                  ) -> dict[object, int]:
+    """How many times each of `items` was served since `since` (to anyone); items never
+    served are absent. Indexed by (item_id, served_at)."""
+    out: dict[object, int] = {}
+    for part in chunks(list(dict.fromkeys(items))):
+        out.update(con.execute(
+            f"SELECT item_id, count(*) FROM served_history WHERE item_id IN ({marks(part)}) "
+            "AND served_at >= ? GROUP BY item_id", [*part, stamp(since)]).fetchall())
+    return out
 
 
 def prune(con: Connection, before: datetime) -> int:

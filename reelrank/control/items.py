@@ -26,8 +26,9 @@ import polars as pl
 from reelrank.control.connection import Connection, chunks, marks
 from reelrank.errors import ContractError
 
-__all__ = ["GeneratedBatch", "drain_generated_items", "generated_among", "generated_item",
-           "generated_item_id", "insert_generated_item", "new_generated_items"]
+__all__ = ["GeneratedBatch", "appearing_in", "drain_generated_items", "generated_among",
+           "generated_item", "generated_item_id", "insert_generated_item",
+           "new_generated_items"]
 
 _COLUMNS = ("seq", "item_id", "request_id", "creator_id", "created_at", "text",
             "cameo_user_ids", "remix_of", "duration_s", "media_path", "thumbnail_path",
@@ -86,6 +87,16 @@ def generated_item(control: Connection, item_id: object) -> dict[str, object] | 
         f"SELECT {', '.join(_COLUMNS)} FROM generated_items WHERE item_id = ?",
         [item_id]).fetchone()
     return None if row is None else _decoded(row)
+
+
+def appearing_in(control: Connection, user: object) -> list[dict[str, object]]:
+    """The generations whose cameo list holds `user`, oldest first (as
+    `new_generated_items` shapes them)."""
+    rows = control.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM generated_items WHERE EXISTS (SELECT 1 FROM "
+        "json_each(generated_items.cameo_user_ids) WHERE json_each.value = ?) ORDER BY seq",
+        [user]).fetchall()
+    return [_decoded(values) for values in rows]
 
 
 def generated_among(control: Connection, item_ids: Sequence[object]

@@ -270,4 +270,12 @@ CONTROL_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX erased_users_hidden ON erased_users (hidden_until)",
         ),
     ),
+    Migration(
+        version=8,
+        description="served history by item: how often a video was served this week, for "
+        "the people who appear in it",
+        statements=(
+            "CREATE INDEX served_history_by_item ON served_history (item_id, served_at)",
+        ),
+    ),
 )
