@@ -14,11 +14,37 @@ from reelrank.contracts import CONTRACTS, DM_POLICIES, EVENT_TYPES, SAFETY_LABEL
 from reelrank.control.labels import LABELS
 
 __all__ = [
-    "AppearanceList", "AppearanceOut",
-    "BlockIn", "BlockList", "BlockOut", "ChildList", "ChildRules", "ChildRulesPatch",
-    "DmOut", "ErasureOut", "EventAck", "EventBatch", "EventIn", "ExportOut", "FeedItemOut",
-    "FeedOut", "GrantIn", "GrantList", "GrantOut", "LabelIn", "LabelOut", "LinkIn",
-    "OverrideIn", "ReloadOut", "SettingsIn", "SettingsOut", "Status", "UserIn", "UserOut",
+    "AppearanceList",
+    "AppearanceOut",
+    "BlockIn",
+    "BlockList",
+    "BlockOut",
+    "ChildList",
+    "ChildRules",
+    "ChildRulesPatch",
+    "ContributionOut",
+    "DmOut",
+    "ErasureOut",
+    "EventAck",
+    "EventBatch",
+    "EventIn",
+    "ExportOut",
+    "FeedItemOut",
+    "FeedOut",
+    "GrantIn",
+    "GrantList",
+    "GrantOut",
+    "LabelIn",
+    "LabelOut",
+    "LinkIn",
+    "OverrideIn",
+    "ReloadOut",
+    "SettingsIn",
+    "SettingsOut",
+    "Status",
+    "UserIn",
+    "UserOut",
+    "WhyOut",
 ]
 
 Id = StrictInt | Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -178,6 +204,24 @@ class GrantOut(BaseModel):
 
 class GrantList(BaseModel):
     grants: list[GrantOut]
+
+
+class ContributionOut(BaseModel):
+    feature: str
+    value: float = Field(description="the feature's value for this user and item")
+    contribution: float = Field(description="its share of the ranker's score (SHAP)")
+    words: str = Field(description="the feature and its value in plain words")
+
+
+class WhyOut(BaseModel):
+    item_id: Id
+    sources: list[str] = Field(description="candidate sources that propose it to this "
+                               "user now")
+    servable: bool = Field(description="whether the policy lets this user see it now")
+    removed_by: list[str] = Field(description="the policy rules that remove it, if any")
+    contributions: list[ContributionOut] = Field(
+        description="its largest positive contributions to the ranker's score, at most 3")
+    controls: list[str] = Field(description="the user's own settings that shape the feed")
 
 
 class AppearanceOut(BaseModel):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.admission import waited_ms
-from api.deps import ActingUser, ControlDep, LiveDep, NowDep, StateDep
+from api.deps import ActingUser, CodecDep, ControlDep, LiveDep, NowDep, StateDep
 from api.errors import ERROR_RESPONSES
 from api.following import following_page
-from api.schemas import FeedItemOut, FeedOut
+from api.schemas import FeedItemOut, FeedOut, WhyOut
+from api.why import explain
 
 __all__ = ["router"]
 
@@ -46,3 +47,13 @@ def get_feed(user: ActingUser, live: LiveDep, control: ControlDep, now: NowDep,
         items=[FeedItemOut(item_id=i.item_id, score=i.score, source=i.source, reason=i.reason,
                            position=i.position) for i in page.items],
         cursor=page.cursor, remaining_today=page.remaining_today, request_id=page.request_id)
+
+
+@router.get("/feed/items/{item_id}/why", response_model=WhyOut)
+def get_why(item_id: Annotated[str, Path(max_length=128)], user: ActingUser, live: LiveDep,
+            control: ControlDep, codec: CodecDep, now: NowDep) -> WhyOut:
+    """Why this item would be in my feed: the sources that propose it to me now, its three
+    largest positive contributions to the ranker's score (LightGBM's own attribution) in
+    plain words with their values, my controls that apply, and whether the policy lets me
+    see it."""
+    return WhyOut(**explain(live.service, control, user, codec.item(item_id), now))
