@@ -181,3 +181,63 @@ def test_appearances_list_exactly_the_videos_that_show_me(server: Server,
     other = server.client(token(server.home, "user", creator)).get(
         "/v1/cameos/appearances").json()["appearances"]
     assert "g-likeness" not in {a["item_id"] for a in other}
+
+
+def test_why_names_true_sources_and_the_top_contributions(server: Server,
+                                                         snap: ServingSnapshot) -> None:
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from ranking.engine import Engine
+    from ranking.policy import read_live
+
+    engine = Engine.load(snap, server.home.settings)
+    assert engine.ranker is not None
+    kids = _kids(server.home)
+    users = [u for u in snap.active_users().to_list() if u not in kids][300:310]
+    checked = 0
+    for user in users:
+        bearer = token(server.home, "user", user)
+        page = server.client(bearer).get("/v1/feed", params={"limit": 10}).json()
+        control = server.home.control()
+        policy = read_live(control, [user], datetime.now(UTC).date()).policy(user)
+        control.close()
+        query = engine.query(user, policy)
+        for item in page["items"]:
+            why = server.client(bearer).get(f"/v1/feed/items/{item['item_id']}/why")
+            assert why.status_code == 200, why.text
+            why = why.json()
+            # The sources that put it on the page propose it still (served items only make
+            # the sources reach deeper).
+            assert set(item["source"].split(",")) <= set(why["sources"]), (item, why)
+            row = snap.row_of(item["item_id"])
+            matrix = engine.features.rows(query.row, np.array([row]), query.vector, snap)
+            contrib = engine.ranker.booster.predict(matrix, pred_contrib=True)[0][:-1]
+            top = {engine.ranker.features[n] for n in np.argsort(-contrib)[:3]
+                   if contrib[n] > 0}
+            named = [c["feature"] for c in why["contributions"]]
+            assert set(named) == top, (named, top)
+            for c in why["contributions"]:
+                n = engine.ranker.features.index(c["feature"])
+                assert c["value"] == pytest.approx(float(matrix[0, n]))
+                assert c["contribution"] == pytest.approx(float(contrib[n]), rel=1e-6)
+            checked += 1
+    assert checked >= 90
+    unknown = server.client(token(server.home, "user", users[0])).get(
+        "/v1/feed/items/no-such-item/why")
+    assert unknown.status_code == 404
+
+
+def test_why_words_state_the_feature_and_its_value() -> None:
+    from api.why import words_for
+
+    assert words_for("user_creator_completes_rate_28d", 0.72) == (
+        "how often you finished this creator's videos in the last 28 days (72%)")
+    assert words_for("item_impressions_7d", 1234.0) == (
+        "how many times viewers saw this video in the last 7 days (1,234)")
+    assert words_for("follows_creator", 1.0) == "you follow its creator"
+    assert words_for("follows_creator", 0.0) == "you do not follow its creator"
+    assert words_for("region_item_likes_rate_1d", 0.05) == (
+        "how often people in your region liked this video in the last day (5%)")
+    assert words_for("something_new", 2.5) == "something new (2.5)"
