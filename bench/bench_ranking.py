@@ -132,7 +132,9 @@ class StagedEngine:
 
         pipeline = dataclasses.replace(p, sources=sources, filters=filters,
                                        scorers=scorers,
-                                       exploration=sources[p.sources.index(p.exploration)])
+                                       exploration=sources[p.sources.index(p.exploration)],
+                                       taste=tuple(sources[p.sources.index(t)]
+                                                   for t in p.taste))
         self.engine = Engine(engine.snap, engine.settings, engine.ranker,
                              predict if engine.predict is not None else None, pipeline)
 
