@@ -130,59 +130,6 @@ def test_a_supervised_account_sees_only_safe_items_and_off_means_refused(
     assert refused.status_code == 403
 
 
-def test_appearances_list_exactly_the_videos_that_show_me(server: Server,
-                                                         snap: ServingSnapshot) -> None:
-    from datetime import UTC, datetime
-
-    import duckdb
-
-    from reelrank.control.items import insert_generated_item
-
-    warehouse = duckdb.connect(str(server.home.root / "warehouse.duckdb"), read_only=True)
-    rows = warehouse.execute("SELECT item_id, creator_id, cameo_user_ids FROM items "
-                             "WHERE len(cameo_user_ids) > 0").fetchall()
-    warehouse.close()
-    shows: dict[object, set[object]] = {}
-    for item, creator, cameos in rows:
-        for person in cameos:
-            if person != creator:
-                shows.setdefault(person, set()).add(item)
-    owner = max(shows, key=lambda p: (len(shows[p]), str(p)))
-    creator = next(c for c in snap.user_ids.to_list() if c != owner)
-    now = datetime.now(UTC)
-    control = server.home.control()
-    control.execute("BEGIN")
-    insert_generated_item(control, {
-        "item_id": "g-likeness", "request_id": "r-likeness", "creator_id": creator,
-        "created_at": now.isoformat(), "text": "my likeness, today", "cameo_user_ids": [owner],
-        "remix_of": None, "duration_s": 4.0, "media_path": "media/r/clip.gif",
-        "thumbnail_path": "media/r/thumbnail.png", "embedding": None,
-        "embedding_model": "test", "safety_label": "safe"})
-    control.execute("COMMIT")
-    control.close()
-    me = server.client(token(server.home, "user", owner))
-    listed = me.get("/v1/cameos/appearances").json()["appearances"]
-    assert {a["item_id"] for a in listed} == shows[owner] | {"g-likeness"}
-    assert listed[0]["item_id"] == "g-likeness"  # newest first
-    created = [a["created_at"] for a in listed]
-    assert created == sorted(created, reverse=True)
-    assert all(owner in a["cameo_user_ids"] for a in listed)
-    today = listed[0]
-    assert today["creator_id"] == creator and today["consented"] is False  # no grant yet
-    assert today["servable"] is False
-    # Granting makes it servable on the next request; revoking takes it back.
-    assert me.post("/v1/cameos/grants", json={"grantee_id": creator}).status_code == 201
-    again = {a["item_id"]: a for a in me.get("/v1/cameos/appearances").json()["appearances"]}
-    assert again["g-likeness"]["consented"] and again["g-likeness"]["servable"]
-    assert me.delete(f"/v1/cameos/grants/{creator}").status_code == 200
-    gone = {a["item_id"]: a for a in me.get("/v1/cameos/appearances").json()["appearances"]}
-    assert not gone["g-likeness"]["servable"]
-    # Someone else's list does not hold it.
-    other = server.client(token(server.home, "user", creator)).get(
-        "/v1/cameos/appearances").json()["appearances"]
-    assert "g-likeness" not in {a["item_id"] for a in other}
-
-
 def test_why_names_true_sources_and_the_top_contributions(server: Server,
                                                          snap: ServingSnapshot) -> None:
     from datetime import UTC, datetime
@@ -209,7 +156,7 @@ def test_why_names_true_sources_and_the_top_contributions(server: Server,
             assert why.status_code == 200, why.text
             why = why.json()
             # The sources that put it on the page propose it still (served items only make
-            # the sources reach deeper).
+            # the sources reach deeper; this runs before anything is added to the catalog).
             assert set(item["source"].split(",")) <= set(why["sources"]), (item, why)
             row = snap.row_of(item["item_id"])
             matrix = engine.features.rows(query.row, np.array([row]), query.vector, snap)
@@ -227,6 +174,61 @@ def test_why_names_true_sources_and_the_top_contributions(server: Server,
     unknown = server.client(token(server.home, "user", users[0])).get(
         "/v1/feed/items/no-such-item/why")
     assert unknown.status_code == 404
+
+
+def test_appearances_list_exactly_the_videos_that_show_me(server: Server,
+                                                         snap: ServingSnapshot) -> None:
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from reelrank.control.items import insert_generated_item
+
+    warehouse = duckdb.connect(str(server.home.root / "warehouse.duckdb"), read_only=True)
+    rows = warehouse.execute("SELECT item_id, creator_id, cameo_user_ids FROM items "
+                             "WHERE len(cameo_user_ids) > 0").fetchall()
+    warehouse.close()
+    shows: dict[object, set[object]] = {}
+    for item, creator, cameos in rows:
+        for person in cameos:
+            if person != creator:
+                shows.setdefault(person, set()).add(item)
+    owner = max(shows, key=lambda p: (len(shows[p]), str(p)))
+    creator = next(c for c in snap.user_ids.to_list() if c != owner)
+    now = datetime.now(UTC)
+    control = server.home.control()
+    try:
+        control.execute("BEGIN")
+        insert_generated_item(control, {
+            "item_id": "g-likeness", "request_id": "r-likeness", "creator_id": creator,
+            "created_at": now.isoformat(), "text": "my likeness, today",
+            "cameo_user_ids": [owner], "remix_of": None, "duration_s": 4.0,
+            "media_path": "media/r/clip.gif", "thumbnail_path": "media/r/thumbnail.png",
+            "embedding": None, "embedding_model": None, "safety_label": "safe"})
+        control.execute("COMMIT")
+    finally:
+        control.close()
+    me = server.client(token(server.home, "user", owner))
+    listed = me.get("/v1/cameos/appearances").json()["appearances"]
+    assert {a["item_id"] for a in listed} == shows[owner] | {"g-likeness"}
+    assert listed[0]["item_id"] == "g-likeness"  # newest first
+    created = [a["created_at"] for a in listed]
+    assert created == sorted(created, reverse=True)
+    assert all(owner in a["cameo_user_ids"] for a in listed)
+    today = listed[0]
+    assert today["creator_id"] == creator and today["consented"] is False  # no grant yet
+    assert today["servable"] is False
+    # Granting makes it servable on the next request; revoking takes it back.
+    assert me.post("/v1/cameos/grants", json={"grantee_id": creator}).status_code == 201
+    again = {a["item_id"]: a for a in me.get("/v1/cameos/appearances").json()["appearances"]}
+    assert again["g-likeness"]["consented"] and again["g-likeness"]["servable"]
+    assert me.delete(f"/v1/cameos/grants/{creator}").status_code == 200
+    gone = {a["item_id"]: a for a in me.get("/v1/cameos/appearances").json()["appearances"]}
+    assert not gone["g-likeness"]["servable"]
+    # Someone else's list does not hold it.
+    other = server.client(token(server.home, "user", creator)).get(
+        "/v1/cameos/appearances").json()["appearances"]
+    assert "g-likeness" not in {a["item_id"] for a in other}
 
 
 def test_why_words_state_the_feature_and_its_value() -> None:
