@@ -67,6 +67,8 @@ class EaseModel:
                         checksums and file_sha256(path) != want["sha256"]):
                     raise ReelrankError(f"{path}: does not match {_META}")
             weights = np.load(directory / _WEIGHTS, mmap_mode="r" if mmap else None)
+            if mmap:
+                weights = weights.view(np.ndarray)  # C-speed indexing; the map is its base
             ids = pl.read_parquet(directory / _IDS)["item_id"]
         except (OSError, ValueError, KeyError) as exc:
             raise ReelrankError(f"{directory} does not hold a readable EASE model ({exc})") \
