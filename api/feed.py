@@ -209,8 +209,9 @@ class FeedService:
                 return head, removed, True
             taken = np.array([view.row_of(i) for i in head.item_ids], dtype=np.int64)
             session = replace(session, served=np.concatenate([session.served, taken]))
-        out = self.engine.rank([user_id], live, items, {user_id: session})
-        page = _join(head, _head(out.pages[0], limit - len(head.item_ids)))
+        wanted = limit - len(head.item_ids)
+        out = self.engine.rank([user_id], live, items, {user_id: session}, first=wanted)
+        page = _join(head, _head(out.pages[0], wanted))
         if len(page.item_ids) < limit and len(query.session.served):
             page = self._refill(page, query, live, view, limit)
         return page, {**out.removed, **removed}, bool(head.item_ids)

@@ -74,6 +74,7 @@ class Scoring:
     similarity: object                 # FeatureAssembler of content_similarity
     exploration_bit: int               # the fresh source's bit in a Pool's mask
     taste_bits: int = 0                # the bits of the sources that search by taste
+    first: int | None = None           # select only a page's first this many (None: all)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -103,15 +104,20 @@ class Engine:
                        self.pipeline.exploration_bit, self.pipeline.taste_bits)
 
     def rank(self, users: Sequence[object], live: LiveState, items: LiveItems | None = None,
-             sessions: Mapping[object, Session] | None = None) -> RankOutput:
+             sessions: Mapping[object, Session] | None = None, *,
+             first: int | None = None) -> RankOutput:
         """Pages for `users` under the live state `live`, over the snapshot and `items`
         added since, with each user's `sessions` (same input, same pages: batch and online
-        run exactly this)."""
+        run exactly this). `first`: only the first this many items of each page are
+        wanted (a request's page): the selection stops there, and they are exactly the
+        full page's first items."""
         view = view_of(self.snap, items)
         sessions = sessions or {}
         queries = [self.query(u, live.policy(u), sessions.get(u, EMPTY), view) for u in users]
         pools, removed, failed = self.candidates(queries, live, view)
         ctx = self.scoring(view)
+        if first is not None:
+            ctx = replace(ctx, first=first)
         scores = self.score(ctx, queries, pools)
         pages = [self.pipeline.selector.select(ctx, q, p, s)
                  for q, p, s in zip(queries, pools, scores, strict=True)]

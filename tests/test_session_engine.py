@@ -104,3 +104,21 @@ def _blocked_by_consent(engine: Engine, user: object, rows: set[int]) -> set[int
     snap = engine.snap
     return {r for r in rows if len(snap.cameo_people.values[
         snap.cameo_people.ptr[r]:snap.cameo_people.ptr[r + 1]])}
+
+
+def test_a_request_page_is_the_full_pages_first_items(engine: Engine) -> None:
+    """`first`: the selection stops at a request's page; what it returns is exactly the
+    head of the full page (greedy selection), for every kind of user and session."""
+    snap = engine.snap
+    users = snap.active_users().head(30).to_list()
+    full = engine.rank(users, NOBODY).pages
+    for first in (1, 7, 20):
+        short = engine.rank(users, NOBODY, first=first).pages
+        for a, b in zip(full, short, strict=True):
+            assert b.item_ids == a.item_ids[:first]
+            np.testing.assert_array_equal(b.scores, a.scores[:first])
+    liked = Session(liked=((int(snap.item_row[full[0].item_ids[0]]), 1.0),),
+                    engaged=np.array([snap.item_row[full[0].item_ids[0]]]))
+    a = engine.rank(users[:1], NOBODY, sessions={users[0]: liked}).pages[0]
+    b = engine.rank(users[:1], NOBODY, sessions={users[0]: liked}, first=10).pages[0]
+    assert b.item_ids == a.item_ids[:10]

@@ -39,11 +39,12 @@ class SelectionParams:
 
 
 def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
-                fresh: np.ndarray, p: SelectionParams, priority: np.ndarray | None = None
-                ) -> list[int]:
+                fresh: np.ndarray, p: SelectionParams, priority: np.ndarray | None = None,
+                first: int | None = None) -> list[int]:
     """Indices into the user's pool (already sorted by score desc, item id asc).
     `priority`: fresh videos that take exploration slots before any other (what people the
-    user follows made since the snapshot), best-scored first."""
+    user follows made since the snapshot), best-scored first. `first`: stop after this
+    many picks (greedy, so they are the full page's first)."""
     n = len(scores)
     span = scores.max() - scores.min()
     relevance = (scores - scores.min()) / span if span > 0 else np.ones(n)
@@ -57,7 +58,8 @@ def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
     _, codes = np.unique(creators, return_inverse=True)
     per_creator = np.zeros(codes.max() + 1 if n else 0, dtype=np.int64)
     page: list[int] = []
-    while len(page) < min(p.length, n) and allowed.any():
+    stop = min(p.length, n) if first is None else min(p.length, n, first)
+    while len(page) < stop and allowed.any():
         pick = -1
         if (len(page) + 1) % p.exploration_every == 0:
             for wanted in (priority, fresh):
@@ -95,7 +97,7 @@ def select(ctx: Scoring, q: UserQuery, pool: Pool, scores: np.ndarray) -> Page:
     rows, bits, scores = pool.rows[order], pool.bits[order], scores[order]
     picks = select_page(scores, view.take("item_vectors", rows),
                         view.take("item_cap_key", rows), (bits & ctx.exploration_bit) > 0, p,
-                        since if since is not None and since.any() else None)
+                        since if since is not None and since.any() else None, ctx.first)
     return Page(q.user_id, view.item_ids_of(rows[picks]), scores[picks],
                 [pool.labels[int(bits[i])] for i in picks], q.policy.personalized)
 
