@@ -118,10 +118,13 @@ class FeedService:
 
     def _counts_since(self, control: Connection) -> dict[object, tuple[int, int]]:
         """Item -> (impressions, wins) among the events posted since the last call that
-        happened on or after the snapshot's day (earlier ones are in its counts)."""
+        happened on or after the snapshot's day (earlier ones are in its counts); the
+        reports among them go to the sessions' report tally."""
         counts: dict[object, list[int]] = {}
         while events := events_after(control, self._event_seq):
-            for _seq, item, kind, ts in events:
+            self.sessions.reports.add((user, item, at) for _seq, user, item, kind, _ts, at
+                                      in events if kind == "report")
+            for _seq, _user, item, kind, ts, _at in events:
                 if ts is None or str(ts) < self._as_of:
                     continue
                 if kind == "impression":

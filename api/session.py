@@ -33,7 +33,7 @@ from ranking.session import Session
 from ranking.snapshot.view import View
 from reelrank.control import history
 from reelrank.control.connection import Connection, stamp
-from reelrank.control.inbox import recent_events, reports_after
+from reelrank.control.inbox import recent_events
 from reelrank.control.labels import reviews_after
 from reelrank.settings import Settings
 
@@ -50,20 +50,30 @@ _LIKED_KEEP = 50  # the newest liked items a session carries (the source reads f
 
 class ReportTally:
     """Items enough distinct people reported since a moderator last labelled them: hidden
-    from every feed until one does. Process-wide, fed by polling the inbox's reports and
-    the label log after the last seq each has seen."""
+    from every feed until one does. Process-wide: fed the reports among the events the
+    service polls from the inbox (`add`), and polling the label log after the last seq it
+    has seen (`poll`)."""
 
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
         self._lock = threading.Lock()
-        self._report_seq = 0
         self._review_seq = 0
         self._reporters: dict[object, dict[object, str]] = {}  # item -> reporter -> when
         self._reviewed: dict[object, str] = {}  # item -> when a moderator last labelled it
         self.hidden: frozenset[object] = frozenset()
 
+    def add(self, reports: Iterable[tuple[object, object, str]]) -> None:
+        """(reporter, item, received_at) of reports posted since the last call."""
+        with self._lock:
+            changed = False
+            for user, item, at in reports:
+                self._reporters.setdefault(item, {})[user] = str(at)
+                changed = True
+            if changed:
+                self._recount()
+
     def poll(self, con: Connection) -> frozenset[object]:
-        """Read what is new and return the items hidden now."""
+        """Read the labels set since the last call and return the items hidden now."""
         with self._lock:
             changed = False
             while reviews := reviews_after(con, self._review_seq):
@@ -71,17 +81,15 @@ class ReportTally:
                     self._reviewed[item] = max(str(at), self._reviewed.get(item, ""))
                 self._review_seq = reviews[-1][0]
                 changed = True
-            while reports := reports_after(con, self._report_seq):
-                for _seq, user, item, at in reports:
-                    self._reporters.setdefault(item, {})[user] = str(at)
-                self._report_seq = reports[-1][0]
-                changed = True
             if changed:
-                self.hidden = frozenset(
-                    item for item, who in self._reporters.items()
-                    if sum(at > self._reviewed.get(item, "") for at in who.values())
-                    >= self.threshold)
+                self._recount()
             return self.hidden
+
+    def _recount(self) -> None:
+        self.hidden = frozenset(
+            item for item, who in self._reporters.items()
+            if sum(at > self._reviewed.get(item, "") for at in who.values())
+            >= self.threshold)
 
 
 def session_from_events(view: View, events: Iterable[tuple[object, str, str]],

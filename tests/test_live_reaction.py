@@ -191,30 +191,25 @@ def test_events_make_the_session(snap: ServingSnapshot) -> None:
 
 
 def test_the_tally_counts_distinct_reporters_since_the_last_review(tmp_path) -> None:
-    from reelrank.control.connection import connect
-    from reelrank.control.inbox import accept_events
+    from reelrank.control.connection import connect, stamp
     from reelrank.control.labels import set_label
 
     con = connect(tmp_path / "control.sqlite")
     now = datetime.now(UTC)
     tally = ReportTally(threshold=2)
 
-    def report(user: str, item: str, n: int) -> None:
-        accept_events(con, [{"event_id": f"{user}-{n}", "user_id": user, "item_id": item,
-                             "event_type": "report", "ts": now.isoformat()}],
-                      now=now + timedelta(seconds=n))
+    def at(n: int) -> str:
+        return stamp(now + timedelta(seconds=n))
 
-    report("u1", "x", 1)
-    report("u1", "x", 2)  # the same person twice is one reporter
+    tally.add([("u1", "x", at(1)), ("u1", "x", at(2))])  # one person twice: one reporter
     assert tally.poll(con) == frozenset()
-    report("u2", "x", 3)
+    tally.add([("u2", "x", at(3))])
     assert tally.poll(con) == {"x"}
     con.execute("BEGIN")
     set_label(con, "x", "safe", by="mod", reason=None, now=now + timedelta(seconds=4))
     con.execute("COMMIT")
     assert tally.poll(con) == frozenset()  # reviewed: the old reports are answered
-    report("u3", "x", 5)
-    report("u4", "x", 6)
+    tally.add([("u3", "x", at(5)), ("u4", "x", at(6))])
     assert tally.poll(con) == {"x"}
     con.close()
 

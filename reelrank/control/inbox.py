@@ -35,7 +35,7 @@ from reelrank.errors import ConflictError
 from reelrank.event_keys import payload_digest, ts_text
 
 __all__ = ["accept_events", "events_after", "events_of", "mark_drained", "prune_drained",
-           "recent_events", "reports_after", "undrained"]
+           "recent_events", "undrained"]
 
 _INSERT = ("INSERT INTO event_inbox (user_id, event_id, item_id, event_type, ts, digest, "
            "payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -112,26 +112,16 @@ def recent_events(con: Connection, user: object, since: datetime
 
 
 def events_after(con: Connection, after_seq: int, limit: int = 10_000
-                 ) -> list[tuple[int, object, str, str]]:
-    """(seq, item_id, event_type, ts) of every event after `after_seq`, oldest first, at most
-    `limit`: the live item statistics poll from the last seq (a range of the primary
-    key)."""
+                 ) -> list[tuple[int, object, object, str, str, str]]:
+    """(seq, user_id, item_id, event_type, ts, received_at) of every event after
+    `after_seq`, oldest first, at most `limit`: what the live item statistics and the
+    report tally poll, from the last seq they saw (a range of the primary key)."""
     if limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
-    return [(int(seq), item, kind, ts) for seq, item, kind, ts in con.execute(
-        "SELECT seq, item_id, event_type, ts FROM event_inbox WHERE seq > ? "
-        "AND item_id IS NOT NULL ORDER BY seq LIMIT ?", [after_seq, limit]).fetchall()]
-
-
-def reports_after(con: Connection, after_seq: int, limit: int = 10_000
-                  ) -> list[tuple[int, object, object, str]]:
-    """(seq, user_id, item_id, received_at) of the report events after `after_seq`, oldest
-    first, at most `limit`: poll again from the last seq (a range of the primary key)."""
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
-    return [(int(seq), user, item, at) for seq, user, item, at in con.execute(
-        "SELECT seq, user_id, item_id, received_at FROM event_inbox WHERE seq > ? "
-        "AND event_type = 'report' ORDER BY seq LIMIT ?", [after_seq, limit]).fetchall()]
+    return [(int(seq), user, item, kind, ts, at) for seq, user, item, kind, ts, at in
+            con.execute("SELECT seq, user_id, item_id, event_type, ts, received_at "
+                        "FROM event_inbox WHERE seq > ? AND item_id IS NOT NULL "
+                        "ORDER BY seq LIMIT ?", [after_seq, limit]).fetchall()]
 
 
 def mark_drained(con: Connection, first: int, last: int, *, now: datetime) -> int:
