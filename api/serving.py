@@ -75,6 +75,13 @@ def load_live(home: DataHome, directory: Path, history: HistoryWriter | None = N
         # online, on the same verified snapshot.
         log.warning("precomputed feeds in %s unreadable (%s); ranking online only", feeds, exc)
         service = FeedService(engine, None, history=history, keys_dir=home.dir("keys"))
+    # Catch up before serving: what was generated, labelled and posted since the snapshot
+    # (the first read of the inbox is its longest), so no request waits for it.
+    control = home.control()
+    try:
+        service.sync(control)
+    finally:
+        control.close()
     return Live(service, snap.directory, datetime.now(UTC),
                 IdCodec.of(snap.user_ids.dtype, snap.item_ids.dtype))
 
