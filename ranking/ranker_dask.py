@@ -4,7 +4,8 @@ that every query group (user, as_of) sits whole in one partition.
 
 `scheduler`: a Dask scheduler address (`tcp://host:8786`), or `local` for a
 `distributed.LocalCluster` of `workers` processes on this machine, started for the fit and
-closed after. The Dask interface has no early stopping; the validation curve is recorded
+closed after. Each partition is scattered to the workers rather than embedded in the task
+graph. The Dask interface has no early stopping; the validation curve is recorded
 for every round and the booster is cut at its best round, which is what early stopping
 would keep (without stopping at the first plateau). Needs `pip install reelrank[dask]`.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import ExitStack
+from itertools import pairwise
 
 import lightgbm as lgb
 import numpy as np
@@ -38,24 +40,33 @@ def user_partitions(users: np.ndarray, parts: int) -> list[int]:
     return [int(size) for size in np.diff(edges)]
 
 
-def _arrays(frame: pl.DataFrame, features: Sequence[str], parts: int):
-    """(X, y, group) as Dask arrays with matching partitions, cut at user boundaries."""
+def _arrays(frame: pl.DataFrame, features: Sequence[str], parts: int, client):
+    """(X, y, group) as Dask arrays with matching partitions, cut at user boundaries, each
+    partition scattered to the cluster (not embedded in the task graph)."""
     import dask.array as da
 
     ordered = frame.sort(list(GROUP))
     sizes = user_partitions(ordered["user_id"].to_numpy(), parts)
-    groups = ordered.group_by(list(GROUP), maintain_order=True).len()
+    groups = ordered.group_by(list(GROUP), maintain_order=True).len()["len"].to_numpy()
     matrix = ordered.select(features).cast(pl.Float64).to_numpy()
     labels = ordered["label"].to_numpy()
     # Groups per partition: a partition's rows are whole groups, so cumulative sizes meet.
     bounds = np.cumsum(sizes)
-    ends = np.cumsum(groups["len"].to_numpy())
-    per_part = np.diff(np.r_[0, np.searchsorted(ends, bounds, side="right")])
-    if int(per_part.sum()) != groups.height or not np.isin(bounds, ends).all():
+    ends = np.cumsum(groups)
+    cut = np.searchsorted(ends, bounds, side="right")
+    if int(cut[-1]) != len(groups) or not np.isin(bounds, ends).all():
         raise ReelrankError("a query group would be split across Dask partitions")
-    x = da.from_array(matrix, chunks=(tuple(sizes), matrix.shape[1]))
-    y = da.from_array(labels, chunks=(tuple(sizes),))
-    g = da.from_array(groups["len"].to_numpy(), chunks=(tuple(int(p) for p in per_part),))
+    rows = np.r_[0, bounds]
+    gcut = np.r_[0, cut]
+
+    def scattered(pieces: list[np.ndarray]):
+        futures = client.scatter(pieces)
+        return da.concatenate([da.from_delayed(f, shape=p.shape, dtype=p.dtype)
+                               for f, p in zip(futures, pieces, strict=True)])
+
+    x = scattered([matrix[a:b] for a, b in pairwise(rows)])
+    y = scattered([labels[a:b] for a, b in pairwise(rows)])
+    g = scattered([groups[a:b] for a, b in pairwise(gcut)])
     return x, y, g
 
 
@@ -81,8 +92,8 @@ def train_ranker_dask(train: pl.DataFrame, valid: pl.DataFrame, params: RankerPa
         else:
             client = stack.enter_context(Client(scheduler))
         n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
-        x, y, g = _arrays(train, chosen, 2 * n_workers)
-        vx, vy, vg = _arrays(valid, chosen, n_workers)
+        x, y, g = _arrays(train, chosen, 2 * n_workers, client)
+        vx, vy, vg = _arrays(valid, chosen, n_workers, client)
         model = DaskLGBMRanker(
             client=client, objective="lambdarank", num_leaves=params.num_leaves,
             learning_rate=params.learning_rate, min_child_samples=params.min_data_in_leaf,
