@@ -148,12 +148,7 @@ class FeedService:
              cursor: str | None, now: datetime, degrade: bool = False) -> FeedPage:
         """`degrade`: the request has waited past its budget; serve the batch's page or a
         cached unpersonalized one rather than rank online (the policy applied live)."""
-        settings = self.engine.settings
-        request_id = uuid.uuid4().hex
-        at = Cursor(str(user_id), 0, request_id, self.snapshot, now.timestamp())
-        if cursor is not None:
-            at = self.keys.decode(cursor, user=user_id, now_s=now.timestamp(),
-                                  max_age_s=settings.cursor_max_age_hours * 3600)
+        request_id, at = self.scroll(user_id, cursor, now)
         self.sync(control)
         items = self.items  # read once: this request ranks on exactly these
         view = view_of(self.engine.snap, items)
@@ -176,7 +171,31 @@ class FeedService:
                  for n, (i, s, src) in enumerate(zip(page.item_ids[:allowed],
                                                      page.scores[:allowed],
                                                      page.sources[:allowed], strict=True))]
-        if self.history is not None and policy.personalized:
+        return self.finish(user_id, policy, at, shown, allowed, limit, now, request_id,
+                           precomputed=precomputed, removed=removed, degraded=degraded,
+                           record=policy.personalized)
+
+    def scroll(self, user_id: object, cursor: str | None, now: datetime,
+               mode: str = "for_you") -> tuple[str, Cursor]:
+        """This request's id, and where in the scroll it is: a new scroll without a
+        cursor, else the one `cursor` names (422 when it is not this user's and mode's,
+        or too old)."""
+        request_id = uuid.uuid4().hex
+        at = Cursor(str(user_id), 0, request_id, self.snapshot, now.timestamp(), mode)
+        if cursor is not None:
+            at = self.keys.decode(cursor, user=user_id, now_s=now.timestamp(),
+                                  max_age_s=self.engine.settings.cursor_max_age_hours * 3600,
+                                  mode=mode)
+        return request_id, at
+
+    def finish(self, user_id: object, policy, at: Cursor, shown: list[FeedItem],
+               allowed: int, limit: int, now: datetime, request_id: str, *,
+               precomputed: bool, removed: dict[str, int], degraded: bool = False,
+               record: bool = True, after: tuple[float, str] | None = None) -> FeedPage:
+        """The page as answered: what it served recorded (`record`), what is left of the
+        day's scroll allowance, and the next cursor while there is more (`after`: where a
+        keyset scroll stands)."""
+        if self.history is not None and record:
             served_at = stamp(now)
             self.history.add([(user_id, item.item_id, served_at, request_id, item.position)
                               for item in shown])
@@ -186,7 +205,7 @@ class FeedService:
         if policy.daily_limit is not None:
             remaining = max(policy.daily_limit - policy.served_today - allowed, 0)
         next_at = replace(at, offset=at.offset + len(shown), snapshot=self.snapshot,
-                          issued_s=now.timestamp())
+                          issued_s=now.timestamp(), after=after)
         return FeedPage(shown, self.keys.encode(next_at) if more else None, remaining,
                         precomputed, removed, request_id, degraded)
 

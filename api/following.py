@@ -16,19 +16,17 @@ switched personalization off gets 403 (hard rule 2: that account's feed uses non
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
 
-from api.cursor import Cursor
 from api.errors import ForbiddenError
 from api.feed import FeedItem, FeedPage, FeedService
 from ranking.pipeline import FOLLOWING_FILTERS
 from ranking.policy import claim_served, read_live, servable
 from ranking.snapshot.view import view_of
-from reelrank.control.connection import Connection, stamp
+from ranking.sources.graph import authored
+from reelrank.control.connection import Connection
 
 __all__ = ["MODE", "following_page"]
 
@@ -36,25 +34,9 @@ MODE = "following"
 REASON = "from people you follow"
 
 
-def _authored(view, row: int) -> np.ndarray:
-    """Rows of every video by the people of user `row`, the overlay's included."""
-    if row < 0:
-        return np.empty(0, dtype=np.int64)
-    authors = np.unique(view.people.values[view.people.of(row)]).tolist()
-    parts = [part for a in authors
-             for part in (view.by_creator.rows[view.by_creator.of(a)],
-                          np.array(view.live_by_creator.get(a, ()), dtype=np.int64))]
-    return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
-
-
 def following_page(service: FeedService, control: Connection, user_id: object, *,
                    limit: int, cursor: str | None, now: datetime) -> FeedPage:
-    settings = service.engine.settings
-    request_id = uuid.uuid4().hex
-    at = Cursor(str(user_id), 0, request_id, service.snapshot, now.timestamp(), MODE)
-    if cursor is not None:
-        at = service.keys.decode(cursor, user=user_id, now_s=now.timestamp(),
-                                 max_age_s=settings.cursor_max_age_hours * 3600, mode=MODE)
+    request_id, at = service.scroll(user_id, cursor, now, MODE)
     service.sync(control)
     view = view_of(service.engine.snap, service.items)
     live = read_live(control, [user_id], now.date())
@@ -64,9 +46,10 @@ def following_page(service: FeedService, control: Connection, user_id: object, *
                              "built from whom the account follows, a per-user signal")
     query = service.engine.query(user_id, policy,
                                  service.sessions.read(control, user_id, view, now))
-    rows = _authored(view, query.row)
+    rows = authored(view, query.row)
     created = view.take("item_created_s", rows)
-    ids = [str(i) for i in view.item_ids_of(rows)]
+    item_ids = view.item_ids_of(rows)
+    ids = [str(i) for i in item_ids]
     order = sorted(range(len(rows)), key=lambda n: (-created[n], ids[n]))
     if at.after is not None:
         after_s, after_id = at.after
@@ -84,20 +67,10 @@ def following_page(service: FeedService, control: Connection, user_id: object, *
             break
     allowed = claim_served(control, policy, len(shown_rows), now)
     shown_rows = shown_rows[:allowed]
-    items = [FeedItem(view.item_ids_of([rows[n]])[0], float(created[n]), MODE, REASON,
-                      at.offset + k + 1) for k, n in enumerate(shown_rows)]
-    if service.history is not None:
-        served_at = stamp(now)
-        service.history.add([(user_id, item.item_id, served_at, request_id, item.position)
-                             for item in items])
-    more = len(items) == limit and (policy.daily_limit is None
-                                    or policy.served_today + allowed < policy.daily_limit)
-    remaining = (None if policy.daily_limit is None
-                 else max(policy.daily_limit - policy.served_today - allowed, 0))
-    next_at = None
-    if more:
-        last = shown_rows[-1]
-        next_at = service.keys.encode(replace(
-            at, offset=at.offset + len(items), snapshot=service.snapshot,
-            issued_s=now.timestamp(), after=(float(created[last]), ids[last])))
-    return FeedPage(items, next_at, remaining, False, removed, request_id)
+    items = [FeedItem(item_ids[n], float(created[n]), MODE, REASON, at.offset + k + 1)
+             for k, n in enumerate(shown_rows)]
+    after = None
+    if shown_rows:
+        after = (float(created[shown_rows[-1]]), ids[shown_rows[-1]])
+    return service.finish(user_id, policy, at, items, allowed, limit, now, request_id,
+                          precomputed=False, removed=removed, after=after)
