@@ -67,9 +67,21 @@ def benchmark(home: DataHome, *, split: str = "global", share: float = 0.2,
     settings = home.settings
     seed = settings.seed if seed is None else seed
     grid = grid or settings.learned_grid
-    con = home.warehouse(read_only=True)
+    import duckdb
+
+    if not home.warehouse_path.is_file():
+        raise ReelrankError(f"{home.root} has no warehouse yet: `reelrank import` or "
+                            "`reelrank ingest` a log first")
+    try:
+        con = home.warehouse(read_only=True)
+    except duckdb.IOException as exc:
+        raise ReelrankError(f"cannot read {home.warehouse_path} (is a nightly run writing "
+                            f"it?): {exc}") from exc
     try:
         frame = interactions_of(con)
+    except duckdb.CatalogException as exc:
+        raise ReelrankError(f"{home.root} has no events yet: `reelrank import` or `reelrank "
+                            "ingest` a log first") from exc
     finally:
         con.close()
     if frame.height < settings.learned_min_interactions:

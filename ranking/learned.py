@@ -94,18 +94,17 @@ def pipeline_params(settings: Settings, protocol: str | None = None):
     return PipelineParams(protocol=protocol, use_sequence=settings.learned_sequence)
 
 
-def build_learned(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-                  directory: Path, progress: Callable[[str], None] = log.info
-                  ) -> LearnedReport:
-    """Fit the pipeline on every interaction before `as_of` and write each user's best
-    `learned_candidates` items to `directory` (replaced whole). Raises
-    `NotEnoughHistoryError` for a log too small to carve a validation from, and
-    `ReelrankError` for a catalog above `learned_max_items`."""
+def build_learned(frame: pl.DataFrame, settings: Settings, as_of: date, directory: Path,
+                  progress: Callable[[str], None] = log.info) -> LearnedReport:
+    """Fit the pipeline on `frame` (`interactions_of` before `as_of`: read it under the
+    warehouse lock, fit after releasing it) and write each user's best `learned_candidates`
+    items to `directory` (replaced whole). Raises `NotEnoughHistoryError` for a log too
+    small to carve a validation from, and `ReelrankError` for a catalog above
+    `learned_max_items`."""
     from ranking.models.interactions import code_interactions
     from ranking.models.pipeline import fit_pipeline
 
     started = time.perf_counter()
-    frame = interactions_of(con, as_of)
     if frame.height < settings.learned_min_interactions:
         raise NotEnoughHistoryError(
             f"{frame.height} interactions before {as_of}; the learned stage needs at least "

@@ -145,7 +145,7 @@ def learned_lists(context: dg.AssetExecutionContext, home: HomeResource) -> dg.O
     """The learned collaborative stage's best items per user (`ranking.learned`), fitted on
     the log's own validation carve: for choice-only logs with `learned=auto`, always with
     `learned=on`. Skipped (the other sources serve) when off, too small or too large."""
-    from ranking.learned import build_learned, drop_learned, log_kind
+    from ranking.learned import build_learned, drop_learned, interactions_of, log_kind
 
     data_home = home.open()
     settings = data_home.settings
@@ -153,17 +153,18 @@ def learned_lists(context: dg.AssetExecutionContext, home: HomeResource) -> dg.O
     with data_home.writing(timeout_s=600) as con:
         kind = log_kind(con)
         wanted = settings.learned == "on" or (settings.learned == "auto" and kind == "choices")
-        if not wanted:
-            drop_learned(directory)
-            reason = f"learned={settings.learned} on a log of {kind}"
-            return dg.Output(None, metadata={"skipped": reason})
-        try:
-            built = build_learned(con, settings, serving_as_of(con), directory,
-                                  progress=context.log.info)
-        except ReelrankError as exc:  # too small or too large: the other sources serve
-            drop_learned(directory)
-            context.log.warning(f"no learned stage this run: {exc}")
-            return dg.Output(None, metadata={"skipped": str(exc)})
+        as_of = serving_as_of(con)
+        frame = interactions_of(con, as_of, kind) if wanted else None
+    if frame is None:
+        drop_learned(directory)
+        return dg.Output(None, metadata={"skipped": f"learned={settings.learned} on a log "
+                                                    f"of {kind}"})
+    try:
+        built = build_learned(frame, settings, as_of, directory, progress=context.log.info)
+    except ReelrankError as exc:  # too small or too large: the other sources serve
+        drop_learned(directory)
+        context.log.warning(f"no learned stage this run: {exc}")
+        return dg.Output(None, metadata={"skipped": str(exc)})
     validation = {name: round(row["ndcg@10"], 4)
                   for name, row in built.report.get("validation", {}).items()}
     return dg.Output(str(directory), metadata={
