@@ -15,6 +15,7 @@ REASONS = {
     "trending": "popular near you",
     "fresh": "new today",
     "collaborative": "liked by people with similar taste",
+    "learned": "picked from what you watched and what people like you watched next",
     "catalog": "popular on the app",
     "served before": "shown to you before",
 }
@@ -45,7 +46,7 @@ def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
             vector = snap.take("item_vectors", np.array([row]))[0]
             closest = seen[int(np.argmax(snap.item_vectors[seen] @ vector))]
             return f"because you watched {snap.item_id_list[int(closest)]}"
-    for name in ("graph", "collaborative", "trending", "fresh", "catalog", "served before"):
+    for name in ("graph", "learned", "collaborative", "trending", "fresh", "catalog", "served before"):
         if name in names:
             return REASONS[name]
     return "recommended for you"

@@ -10,6 +10,7 @@ import html
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 __all__ = ["bars", "embed", "escape", "figure_class", "fmt", "histogram", "table"]
 
@@ -81,3 +82,30 @@ def histogram(figure, values, caption: str, axis: str) -> str:
     ax.set_xlabel(axis)
     ax.set_ylabel("feed rows")
     return embed(fig, caption)
+
+
+def splice(page: str, section: str, opening: str, closing: str) -> str:
+    """`page` with the part between the markers replaced by `section` (which carries the
+    markers itself), or `section` added before the footer when the page has none yet."""
+    if opening in page and closing in page:
+        head, rest = page.split(opening, 1)
+        return head + section + rest.split(closing, 1)[1]
+    anchor = "<p><small>written" if "<p><small>written" in page else "</body>"
+    head, _, tail = page.rpartition(anchor)
+    return head + section + "\n" + anchor + tail
+
+
+def refresh_section(reports: Path, section: str, opening: str, closing: str) -> list[Path]:
+    """Put `section` into reports/latest.html and into the run report it copies."""
+    latest = reports / "latest.html"
+    if not latest.is_file():
+        return []
+    before = latest.read_bytes()
+    targets = [latest] + [p for p in sorted(reports.glob("*.html"))
+                          if p != latest and p.read_bytes() == before]
+    for path in targets:
+        tmp = path.with_name("." + path.name + ".tmp")
+        tmp.write_text(splice(path.read_text(encoding="utf-8"), section, opening, closing),
+                       encoding="utf-8")
+        tmp.replace(path)
+    return targets

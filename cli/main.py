@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--overwrite", action="store_true",
                      help="replace a world already in --out (only its own files)")
 
+    # Listed for --help; `main` hands `benchmark ...` to cli.benchmark, which owns its options.
+    sub.add_parser("benchmark", help="the engine against tuned baselines on the home's own "
+                   "log (`reelrank benchmark --help`)")
+
     ing = sub.add_parser("ingest", help="load input files into the data home")
     ing.add_argument("directory", type=Path)
     _home_arg(ing)
@@ -289,6 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from generation.cli import worker_main
 
         return worker_main(argv[1:])
+    if argv[:1] == ["benchmark"]:
+        from cli.benchmark import benchmark_main
+
+        return benchmark_main(argv[1:])
     if argv[:2] == ["simulate", "sessions"]:
         # A sub-verb with options of its own; `simulate --out DIR ...` is unchanged.
         from cli.sessions.command import sessions_main

@@ -27,6 +27,7 @@ from pipelines.assets.training import (
     TRAINING_GROUP,
     collaborative_index,
     item_index,
+    learned_lists,
     ranker,
     ranker_not_worse,
     ranker_promoted,
@@ -47,7 +48,7 @@ SCORE_JOB = "score"
 REFRESH_JOB = "refresh"
 NIGHTLY_GROUPS = (RAW_GROUP, FEATURES_GROUP, TRAINING_GROUP)
 ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS, *CONTENT_ASSETS, ranker,
-          ranker_promoted, item_index, collaborative_index)
+          ranker_promoted, item_index, collaborative_index, learned_lists)
 CHECKS = (engagement_daily_sane, chat_interests_only_for_opted_in, ranker_not_worse)
 WRITES_WAREHOUSE = {"reelrank/writes": "warehouse"}
 

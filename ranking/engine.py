@@ -50,12 +50,14 @@ class Engine:
         self.snap, self.settings, self.ranker, self.pipeline = snap, settings, ranker, pipeline
         self.predict = predict or (ranker.predict if ranker is not None else None)
         self.scorer = settings.scorer
+        collaborative = snap.ease is not None or len(snap.learned) > 0
         if self.scorer == "auto":
-            choices = snap.log_kind == "choices" and snap.ease is not None
+            choices = snap.log_kind == "choices" and collaborative
             self.scorer = "collaborative" if choices else "ranker"
-        if self.scorer == "collaborative" and snap.ease is None:
-            raise ReelrankError("scorer 'collaborative' needs the EASE model, built for "
-                                f"catalogs up to ease_max_items ({settings.ease_max_items})")
+        if self.scorer == "collaborative" and not collaborative:
+            raise ReelrankError("scorer 'collaborative' needs the learned stage's lists or the "
+                                "EASE model (catalogs up to ease_max_items, "
+                                f"{settings.ease_max_items}); this snapshot has neither")
         self.features = (FeatureAssembler(snap, ranker.features)
                          if ranker is not None and self.scorer == "ranker" else None)
         self.assembler = self.features or FeatureAssembler(snap, FALLBACK_FEATURES)

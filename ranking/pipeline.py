@@ -2,7 +2,8 @@
 
     query hydration   the live policy decides which signals may be used (`Engine.query`)
     sources           similar, session (more like what was just liked), collaborative,
-                      graph, trending, fresh: candidates, merged; the whole catalog as
+                      learned (the nightly learned stage's lists), graph, trending,
+                      fresh: candidates, merged; the whole catalog as
                       backfill when they leave a user short of a page
     filters           cheapest first, each removal counted under its name (the policy):
                       unsafe, not rated safe (children), reported, seen before the
@@ -41,7 +42,7 @@ from ranking.filters import (
 from ranking.scorers import collaborative as collaborative_score
 from ranking.scorers import fallback, popularity, ranker, session, unpersonalized
 from ranking.selectors import feed
-from ranking.sources import ann, catalog, collaborative, fresh, graph, trending
+from ranking.sources import ann, catalog, collaborative, fresh, graph, learned, trending
 from ranking.sources import session as session_source
 
 __all__ = ["FEED", "FOLLOWING_FILTERS", "Pipeline"]
@@ -76,7 +77,7 @@ class Pipeline:
 
 
 FEED = Pipeline(
-    sources=(ann, session_source, collaborative, graph, trending, fresh, catalog),
+    sources=(ann, session_source, collaborative, learned, graph, trending, fresh, catalog),
     filters=(safety, rating, hidden, seen, served, engaged, muted, blocked, consent),
     scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback, session),
     selector=feed,

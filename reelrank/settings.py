@@ -165,6 +165,30 @@ class Settings(BaseSettings):
                                 description="catalogs up to this size get the EASE "
                                 "item-item model (items^2 memory); larger ones a low-rank SVD")
     ease_lambda: float = Field(default=100.0, gt=0, le=1e6)
+    learned: Literal["auto", "on", "off"] = Field(
+        default="auto", description="the learned collaborative stage (ranking.learned: "
+        "EASE, ALS, BPR, item-kNN, co-occurrence, SASRec and a LambdaMART second stage, "
+        "tuned on a validation carve of the log): auto fits it for choice-only logs, where "
+        "it orders the feed; on also for exposure logs, where it is one more source")
+    learned_protocol: Literal["global", "per_user"] = Field(
+        default="global", description="how validation asks the future: global holds out "
+        "the log's last share in time (everyone is asked now, as the feed is); per_user "
+        "each user's own last share")
+    learned_grid: Literal["full", "small"] = Field(
+        default="full", description="the validation grid per source: full, or one point "
+        "each (tests, or a log too large for the nightly budget)")
+    learned_sequence: bool = Field(
+        default=True, description="let the order-aware SASRec model compete (it is still "
+        "left out where the log's order carries no signal on validation)")
+    learned_max_items: int = Field(
+        default=100_000, ge=0, le=2_000_000, description="catalogs with more items "
+        "interacted with skip the learned stage (its item-kNN and pooling grow with items)")
+    learned_min_interactions: int = Field(
+        default=1_000, ge=10, description="fewer interactions and there is no validation "
+        "carve worth choosing on: the other sources serve")
+    learned_candidates: int = Field(
+        default=200, ge=1, le=5_000, description="items saved per user, best first: the "
+        "learned source's candidates and the collaborative scorer's order")
     ranker_backend: Literal["lightgbm", "lleaves"] = Field(
         default="lleaves", description="tree inference when serving: LightGBM itself, or "
         "the same trees compiled to machine code by lleaves (~2-4x faster, same scores)")

@@ -47,8 +47,12 @@ def test_ease_round_trips_and_refuses_a_damaged_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not ML100K.is_dir(), reason="../shared/data/movielens-100k not present")
-def test_on_movielens_the_engines_feeds_beat_most_popular_and_als(tmp_path: Path) -> None:
-    """The README's comparison, end to end: import, nightly run, feeds/latest, NDCG@10."""
+def test_on_movielens_the_engines_feeds_beat_most_popular_and_als(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's comparison, end to end: import, nightly run, feeds/latest, NDCG@10.
+    The learned stage on its small grid here (a minute, not four); the README's figure is
+    the full grid's."""
+    monkeypatch.setenv("REELRANK_LEARNED_GRID", "small")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     try:
         import movielens_compare as mc
@@ -61,4 +65,4 @@ def test_on_movielens_the_engines_feeds_beat_most_popular_and_als(tmp_path: Path
     als = mc.metrics(mc.implicit_top(AlternatingLeastSquares(
         factors=64, regularization=0.05, iterations=20, random_state=7), train), test)
     popular = mc.metrics(mc.popular_top(train), test)["ndcg@10"]
-    assert ours > 1.05 * als["ndcg@10"] and ours > 1.5 * popular, (ours, als, popular)
+    assert ours > 1.15 * als["ndcg@10"] and ours > 1.8 * popular, (ours, als, popular)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cli.html import embed, escape, table
+from cli.html import embed, escape, refresh_section, table
 from reelrank.home import DataHome
 
 __all__ = ["latest_sessions", "refresh_reports", "save_sessions", "sessions_section"]
@@ -123,27 +123,6 @@ def sessions_section(home: DataHome, figure) -> str:
     return "".join(out) + "</section>" + _CLOSE
 
 
-def _splice(page: str, section: str) -> str:
-    if _OPEN in page and _CLOSE in page:
-        head, rest = page.split(_OPEN, 1)
-        return head + section + rest.split(_CLOSE, 1)[1]
-    anchor = "<p><small>written" if "<p><small>written" in page else "</body>"
-    head, _, tail = page.rpartition(anchor)
-    return head + section + "\n" + anchor + tail
-
-
 def refresh_reports(home: DataHome, figure) -> list[Path]:
     """Put the latest simulation into reports/latest.html and the run report it copies."""
-    reports = home.dir("reports")
-    latest = reports / "latest.html"
-    if not latest.is_file():
-        return []
-    before = latest.read_bytes()
-    targets = [latest] + [p for p in sorted(reports.glob("*.html"))
-                          if p != latest and p.read_bytes() == before]
-    section = sessions_section(home, figure)
-    for path in targets:
-        tmp = path.with_name("." + path.name + ".tmp")
-        tmp.write_text(_splice(path.read_text(encoding="utf-8"), section), encoding="utf-8")
-        tmp.replace(path)
-    return targets
+    return refresh_section(home.dir("reports"), sessions_section(home, figure), _OPEN, _CLOSE)

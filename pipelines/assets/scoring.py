@@ -9,7 +9,12 @@ import dagster as dg
 from features.snapshot import serving_as_of
 from pipelines.assets.content import user_embeddings_asset
 from pipelines.assets.features import FEATURE_ASSETS
-from pipelines.assets.training import collaborative_index, item_index, ranker_promoted
+from pipelines.assets.training import (
+    collaborative_index,
+    item_index,
+    learned_lists,
+    ranker_promoted,
+)
 from pipelines.resources import HomeResource, ModelStore
 
 __all__ = ["SCORING_GROUP", "scoring_assets", "serving_snapshot", "shard_partitions"]
@@ -20,7 +25,7 @@ WRITES = {"reelrank/writes": "warehouse"}
 
 @dg.asset(key=["scoring", "serving_snapshot"],
           deps=[*FEATURE_ASSETS, user_embeddings_asset, ranker_promoted, item_index,
-                collaborative_index],
+                collaborative_index, learned_lists],
           group_name=SCORING_GROUP, kinds={"parquet"}, op_tags=WRITES)
 def serving_snapshot(context: dg.AssetExecutionContext, home: HomeResource, models: ModelStore
                      ) -> dg.Output:

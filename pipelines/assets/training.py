@@ -1,6 +1,7 @@
 """Training assets: the candidate ranker and its promotion (gated on validation NDCG), the
-content index and the collaborative model. Each returns what the next step needs (a path,
-a small report) as its output, which Dagster hands downstream as an input."""
+content index, the collaborative model and the learned stage's lists. Each returns what the
+next step needs (a path, a small report) as its output, which Dagster hands downstream as an
+input."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from ranking.training import current_ranker_dir, promote, should_promote, train_
 from reelrank.errors import NotEnoughHistoryError, ReelrankError
 
 __all__ = [
-    "TRAINING_GROUP", "CandidateReport", "collaborative_index", "item_index", "ranker",
+    "TRAINING_GROUP", "CandidateReport", "collaborative_index", "item_index", "learned_lists",
+    "ranker",
     "ranker_not_worse", "ranker_promoted",
 ]
 
@@ -135,3 +137,37 @@ def collaborative_index(context: dg.AssetExecutionContext, home: HomeResource) -
             context.log.warning(f"no collaborative index this run: {exc}")
             return dg.Output(None, metadata={"skipped": str(exc)})
     return dg.Output(str(directory.parent), metadata={"dagster/row_count": items})
+
+
+@dg.asset(key=["ranking", "learned"], deps=[engagement_daily], group_name=TRAINING_GROUP,
+          kinds={"lightgbm", "torch"}, op_tags=WRITES)
+def learned_lists(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Output:
+    """The learned collaborative stage's best items per user (`ranking.learned`), fitted on
+    the log's own validation carve: for choice-only logs with `learned=auto`, always with
+    `learned=on`. Skipped (the other sources serve) when off, too small or too large."""
+    from ranking.learned import build_learned, drop_learned, interactions_of, log_kind
+
+    data_home = home.open()
+    settings = data_home.settings
+    directory = data_home.dir("indexes") / "learned"
+    with data_home.writing(timeout_s=600) as con:
+        kind = log_kind(con)
+        wanted = settings.learned == "on" or (settings.learned == "auto" and kind == "choices")
+        as_of = serving_as_of(con)
+        frame = interactions_of(con, as_of, kind) if wanted else None
+    if frame is None:
+        drop_learned(directory)
+        return dg.Output(None, metadata={"skipped": f"learned={settings.learned} on a log "
+                                                    f"of {kind}"})
+    try:
+        built = build_learned(frame, settings, as_of, directory, progress=context.log.info)
+    except ReelrankError as exc:  # too small or too large: the other sources serve
+        drop_learned(directory)
+        context.log.warning(f"no learned stage this run: {exc}")
+        return dg.Output(None, metadata={"skipped": str(exc)})
+    validation = {name: round(row["ndcg@10"], 4)
+                  for name, row in built.report.get("validation", {}).items()}
+    return dg.Output(str(directory), metadata={
+        "chosen": built.chosen, "seconds": built.seconds, "users": built.users,
+        "items": built.items, "interactions": built.interactions,
+        "validation_ndcg@10": validation, "gate": built.report.get("gate")})

@@ -23,6 +23,7 @@ import polars as pl
 from ranking.snapshot.graph import graph_arrays
 from ranking.snapshot.ids import Ids, load_ids
 from ranking.snapshot.items import item_arrays
+from ranking.snapshot.learned import learned_arrays
 from ranking.snapshot.pairs import pair_arrays
 from ranking.snapshot.popular import popular_arrays
 from ranking.snapshot.users import user_arrays
@@ -63,6 +64,7 @@ def compute(directory: Path, read: Read, ids: Ids, defaults: dict[str, dict[str,
     if (directory / "indexes" / "collaborative" / "meta.json").is_file():
         arrays.update(collab_user_arrays(directory / "indexes" / "collaborative",
                                          ids.user_row))
+    arrays.update(learned_arrays(directory / "indexes" / "learned", ids.user_row, ids.item_row))
     return arrays, meta
 
 

@@ -129,6 +129,10 @@ class ServingSnapshot:
             RowVectors(arrays["collab_users.matrix"], arrays["collab_users.has"])
             if self.collab_index is not None and "collab_users.has" in arrays else {})
         self.ease = load_ease(indexes / "ease", self.item_row)
+        # The learned stage's lists, by user row (empty when the run had none).
+        self.learned = (RankedLists(arrays["learned.ptr"], arrays["learned.rows"],
+                                    arrays["learned.scores"])
+                        if "learned.ptr" in arrays else {})
         self.ranker_dir = directory / "ranker" if (directory / "ranker").is_dir() else None
 
     @classmethod

@@ -177,7 +177,7 @@ def export_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: d
         _write(con, _SEEN, day, tmp / "seen.parquet")
         if ranker_dir is not None:
             _link_tree(ranker_dir, tmp / "ranker")
-        for name in ("content", "collaborative", "ease"):
+        for name in ("content", "collaborative", "ease", "learned"):
             if (indexes / name / "meta.json").is_file():
                 _link_tree(indexes / name, tmp / "indexes" / name)
         freeze_tables(tmp, defaults)  # once here, so servers map them
