@@ -28,7 +28,7 @@ from reelrank.control.controls import add_see_fewer, read_steering, set_steering
 from reelrank.home import DataHome
 from reelrank.text_keys import content_hash
 
-__all__ = ["PhraseEmbedder", "put_steering", "see_fewer", "steering_out"]
+__all__ = ["PhraseEmbedder", "put_steering", "see_fewer", "steering_out", "with_topics"]
 
 _HASHING = re.compile(r"^hashing-(\d+)$")
 
@@ -102,8 +102,9 @@ def _named_topic(phrase: str, names: list[str]) -> str | None:
     return None
 
 
-def _with_topics(snap, phrases: PhraseEmbedder, directions: tuple[Direction, ...],
-                 vectors: np.ndarray, match: float) -> list[Direction]:
+def with_topics(snap, phrases: PhraseEmbedder, directions: tuple[Direction, ...],
+                vectors: np.ndarray, match: float) -> list[Direction]:
+    """`directions` with the catalog topic each phrase names (`vectors`: the phrases')."""
     names = sorted(snap.topic_code, key=snap.topic_code.get)
     if not names:
         return list(directions)
@@ -133,7 +134,7 @@ def put_steering(control: Connection, phrases: PhraseEmbedder, snap, user: objec
     except SteeringTextError as exc:
         raise InvalidInputError(f"text: {exc}", ("text",)) from exc
     model_id, vectors = phrases.encode(snap, [d.phrase for d in parsed.directions])
-    directions = _with_topics(snap, phrases, parsed.directions, vectors,
+    directions = with_topics(snap, phrases, parsed.directions, vectors,
                               settings.steering_topic_match)
     set_steering(control, user, text, [d.as_dict() for d in directions], model_id,
                  vectors.shape[1], vectors.tobytes(), now=now)

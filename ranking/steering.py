@@ -54,8 +54,9 @@ _BY_LENGTH = sorted(_MARKERS, key=len, reverse=True)
 
 _SPLIT = re.compile(r"[,;.!?\n]+|&|\b(?:and|but|plus|also)\b", re.IGNORECASE)
 _LEAD = re.compile(r"^(?:(?:please|pls|ok|okay|also|then|just|maybe|i'd like|i would like)\s+)+")
-_FILLER_HEAD = re.compile(r"^(?:(?:of|the|about|on|with|videos?|clips?|stuff|content|posts?|"
-                          r"things?|ones?)\s+)+")
+# "videos about cats" -> "cats", but "video games" stays.
+_FILLER_HEAD = re.compile(r"^(?:(?:of|the|about|on|with|some|any)\s+|(?:videos?|clips?|stuff|"
+                          r"content|posts?|things?|ones?)\s+(?=(?:of|about|on|with)\s))+")
 _FILLER_TAIL = re.compile(r"(?:\s+(?:please|pls|videos?|clips?|stuff|content|posts?|"
                           r"for me|in my feed|thanks|thank you))+$")
 _WORD = re.compile(r"\w", re.UNICODE)

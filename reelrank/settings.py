@@ -317,7 +317,7 @@ class Settings(BaseSettings):
         default=8, ge=1, le=50, description="most directions (more / less / no phrases) one "
         "steering text may hold")
     steering_topic_match: float = Field(
-        default=0.75, ge=0, le=1, description="a steering phrase names a catalog topic when "
+        default=0.65, ge=0, le=1, description="a steering phrase names a catalog topic when "
         "its embedding is at least this close (cosine) to the topic name's, or the words "
         "match")
     steering_pull: float = Field(

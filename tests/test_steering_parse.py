@@ -30,6 +30,8 @@ def _parse(text: str, **limits: int) -> list[tuple[str, str, float]]:
                                                ("no", "football", 1.0)]),
     ("I don't want horror\nI love videos about gardening",
      [("no", "horror", 1.0), ("more", "gardening", 1.0)]),
+    ("more video games and videos about cats, no cat videos",
+     [("more", "video games", 1.0), ("more", "cats", 1.0), ("no", "cat", 1.0)]),
     # The same phrase twice: the later wins.
     ("more cooking, no cooking", [("no", "cooking", 1.0)]),
 ])
