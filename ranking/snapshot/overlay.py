@@ -6,7 +6,8 @@ the loaded snapshot.
 current overlay once ranks on exactly that state while another thread adds more (the server
 swaps one reference). Its rows continue the snapshot's (`n_base`, `n_base + 1`, ...), so a
 `ServingView` reads the two as one row space. A new item has no engagement history: its
-features are the snapshot's defaults for an item with none, and its creator's features.
+features are the snapshot's defaults for an item with none, and its creator's features; it
+carries its caption and prompt text (`texts`), which muted words are matched against.
 A label overrides the rating (`item_rating`) of whichever row holds that item, the
 snapshot's or the overlay's, including items added after the label; `ServingView.take`
 applies it.
