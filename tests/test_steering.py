@@ -237,3 +237,38 @@ def test_bad_steering_is_refused_saying_what_was_understood(server, adults) -> N
     assert unknown.status_code == 422 and "cooking" in unknown.json()["detail"]
     assert client.post("/v1/me/see-fewer", json={"item_id": "no-such-item"}).status_code \
         in (404, 422)
+
+
+
+def test_a_muted_word_matches_todays_generations_too(snap) -> None:
+    """A video made since the snapshot carries its text in the overlay: the same filter."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from ranking.context import UserQuery
+    from ranking.controls import UserControls
+    from ranking.filters import muted_word
+    from ranking.live import UserPolicy
+    from ranking.snapshot.overlay import LiveItems
+    from ranking.snapshot.view import view_of
+
+    text = "my Ramen at midnight\nprompt: a chef making ramen"
+    made = LiveItems.empty(snap, capacity=1).add(snap, [{
+        "item_id": "g-today", "creator_id": snap.user_id_list[0],
+        "created_at": datetime.now(UTC), "text": text, "cameo_user_ids": [],
+        "duration_s": 8.0, "remix_of": None, "embedding": None, "safety_label": "safe"}])
+    view = view_of(snap, made)
+    rows = np.array([0, view.row_of("g-today")])
+    assert rows[1] == snap.n_items
+    assert view.texts_of(rows) == [snap.texts_of([0])[0], text]
+    user = snap.user_id_list[1]
+    query = UserQuery(user, 1, UserPolicy(user), None,
+                      controls=UserControls(muted_words=("ramen",)))
+    dropped = muted_word.drop(view, query, None, rows)
+    assert dropped[1]
+    first = snap.texts_of([0])[0]
+    assert bool(dropped[0]) == bool(re.search(r"\bramen\b", first, re.IGNORECASE))
+    part = replace(query, controls=UserControls(muted_words=("rame",)))  # whole words only
+    assert not muted_word.drop(view, part, None, rows)[1]
