@@ -31,6 +31,7 @@ from api.middleware import BodyLimit, RequestMetrics
 from api.pool import ControlPool
 from api.routes import ROUTERS
 from api.serving import Serving
+from api.steering import PhraseEmbedder
 from reelrank import __version__
 from reelrank.event_keys import KnownEventsFile
 from reelrank.home import DataHome
@@ -72,7 +73,7 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
         description="Feed ranking for short AI-generated videos: ranked pages, engagement "
         "events, personalization and parental settings, cameo consent, DM policy.")
     known = KnownEventsFile(home.event_keys_path, home.settings.api_snapshot_poll_s)
-    app.state.api = ApiState(home, serving, metrics, pool, clock, known)
+    app.state.api = ApiState(home, serving, metrics, pool, clock, known, PhraseEmbedder(home))
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

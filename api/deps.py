@@ -28,6 +28,7 @@ from api.ids import IdCodec, UserId
 from api.metrics import Metrics
 from api.pool import ControlPool
 from api.serving import Live, Serving
+from api.steering import PhraseEmbedder
 from reelrank.control.connection import Connection
 from reelrank.control.erasure import erased_among, is_erased
 from reelrank.control.guardians import child_rules
@@ -54,6 +55,7 @@ class ApiState:
     pool: ControlPool
     clock: Callable[[], datetime]
     known_events: KnownEventsFile  # the events the warehouse held at the last ingest
+    phrases: PhraseEmbedder  # steering phrases, embedded by the catalog's model
 
 
 async def _state(request: Request) -> ApiState:

@@ -152,11 +152,11 @@ class FeedService:
         self.sync(control)
         items = self.items  # read once: this request ranks on exactly these
         view = view_of(self.engine.snap, items)
-        live = read_live(control, [user_id], now.date())
+        live = read_live(control, [user_id], now)
         policy = live.policy(user_id)
         session = (self.sessions.read(control, user_id, view, now) if policy.personalized
                    else self.sessions.read_safety(control, user_id, view, now))
-        query = self.engine.query(user_id, policy, session)
+        query = self.engine.query(user_id, policy, session, view, live.controls_of(user_id))
         degraded = False
         if not policy.personalized:
             page, removed, precomputed = self._unpersonalized(user_id, live, items, at, limit,
@@ -287,8 +287,10 @@ class FeedService:
         if query.row >= 0 and snap.user_vector_from_chat[query.row] \
                 and not query.policy.chat_history:
             return None
-        if query.session.reacted:
-            return None  # the user did something since that the batch could not know
+        if query.session.reacted or query.controls.reshapes:
+            # The user did something since that the batch could not know, or steers their
+            # feed (its scores; what the steering filters out goes from any page live).
+            return None
         if self._live_creators and query.row >= 0:
             people = snap.people.values[snap.people.of(query.row)]
             if np.isin(people, list(self._live_creators)).any():

@@ -39,13 +39,14 @@ def following_page(service: FeedService, control: Connection, user_id: object, *
     request_id, at = service.scroll(user_id, cursor, now, MODE)
     service.sync(control)
     view = view_of(service.engine.snap, service.items)
-    live = read_live(control, [user_id], now.date())
+    live = read_live(control, [user_id], now)
     policy = live.policy(user_id)
     if not policy.personalized:
         raise ForbiddenError(f"personalization is off for {user_id!r}: the Following tab is "
                              "built from whom the account follows, a per-user signal")
     query = service.engine.query(user_id, policy,
-                                 service.sessions.read(control, user_id, view, now))
+                                 service.sessions.read(control, user_id, view, now), view,
+                                 live.controls_of(user_id))
     rows = authored(view, query.row)
     created = view.take("item_created_s", rows)
     item_ids = view.item_ids_of(rows)

@@ -1,10 +1,12 @@
 """Why an item is on a page, in a few words for the viewer: from the sources that proposed it,
-most personal first: who made it, then what you just did, then what you watched."""
+most personal first: who made it, then what you asked for, then what you just did, then
+what you watched."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ranking.controls import likeness
 from ranking.engine import Engine
 from ranking.snapshot.view import View
 
@@ -29,6 +31,9 @@ def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
     if "graph" in names:
         # A friend's clip is best explained by the friendship, whatever else found it.
         return REASONS["graph"]
+    asked = _asked_for(view, query, item_id, "steering" in names)
+    if asked is not None:
+        return f"because you asked for more {asked}"
     if "session" in names and query.session.liked and query.policy.personalized:
         snap = view.snap if isinstance(view, Engine) else view
         liked = np.array([r for r, _w in query.session.liked], dtype=np.int64)
@@ -50,3 +55,21 @@ def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
         if name in names:
             return REASONS[name]
     return "recommended for you"
+
+
+def _asked_for(view: View | Engine, query, item_id: object, proposed: bool) -> str | None:
+    """The 'more' phrase of the user's steering the item answers: the one it is most alike
+    to, when the steering source proposed it or it is of the topic the phrase names (the
+    scorer raised it fully for that); else None."""
+    more = query.controls.of_kind("more")
+    if not more:
+        return None
+    snap = view.snap if isinstance(view, Engine) else view
+    row = snap.row_of(item_id)
+    if row < 0:
+        return None
+    alike = likeness(snap, query.controls, more, np.array([row]))[:, 0]
+    best = int(np.argmax(alike))
+    if proposed or alike[best] >= 1.0:
+        return query.controls.directions[more[best]].phrase
+    return None

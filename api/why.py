@@ -8,7 +8,8 @@ construction.
   trees), each with the feature's value and plain words that name the feature and state its
   value, never a judgement the value does not support;
 - `controls`: the user's own settings that shaped the feed (personalization, chat history,
-  blocks, "not interested", reports, a guardian's scroll limit);
+  blocks, "not interested", reports, steering, mutes, "see fewer", a guardian's scroll
+  limit);
 - `servable`: whether the policy lets this user see it now, and if not, which rule removed it.
 """
 
@@ -88,11 +89,11 @@ def explain(service: FeedService, control: Connection, user: object, item_id: ob
     row = view.row_of(item_id)
     if row < 0:
         raise NotFoundError(f"item {item_id!r} is not in the served catalog")
-    live = read_live(control, [user], now.date())
+    live = read_live(control, [user], now)
     policy = live.policy(user)
     session = (service.sessions.read(control, user, view, now) if policy.personalized
                else service.sessions.read_safety(control, user, view, now))
-    query = engine.query(user, policy, session)
+    query = engine.query(user, policy, session, view, live.controls_of(user))
     found, _failed = engine.propose([query], view)
     sources = sorted(source.NAME for source, cands in zip(engine.pipeline.sources, found,
                                                           strict=True)
@@ -115,6 +116,16 @@ def explain(service: FeedService, control: Connection, user: object, item_id: ob
         controls.append(f"a guardian's scroll limit: {policy.remaining_today} left today")
     if len(session.muted_creators):
         controls.append(f"you marked {len(session.muted_creators)} creator(s) not interested")
+    own = query.controls  # empty when personalization is off: not used then
+    for kind in ("more", "less", "no"):
+        phrases = [own.directions[n].phrase for n in own.of_kind(kind)]
+        if phrases:
+            controls.append(f"you asked for {kind} {', '.join(phrases)}")
+    if own.muted_words or own.muted_topics:
+        controls.append(f"you muted {', '.join([*own.muted_topics, *own.muted_words])}")
+    if own.fewer_topics or own.fewer_creators:
+        controls.append("you asked to see fewer like " + ", ".join(
+            [*own.fewer_topics, *(f"{c}'s videos" for c in own.fewer_creators)]))
     if session.liked:
         controls.append(f"what you liked just now ({len(session.liked)} video(s)) moves "
                         "your feed toward it")

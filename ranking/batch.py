@@ -62,7 +62,7 @@ def score_shard(engine: Engine, control: Connection, users: pl.Series, *, shard:
     step = engine.settings.batch_chunk_users
     for start in range(0, users.len(), step):
         chunk = users[start:start + step].to_list()
-        live = read_live(control, chunk, clock().date())
+        live = read_live(control, chunk, clock())
         labelled = LiveItems.empty(engine.snap, 0).relabel(engine.snap, current_labels(control))
         out = engine.rank(chunk, live, labelled)
         parts.append(out.frame(users.dtype, item_dtype))

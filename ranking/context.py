@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from ranking.controls import NO_CONTROLS, UserControls
 from ranking.live import UserPolicy
 from ranking.session import EMPTY, Session
 
@@ -20,13 +21,15 @@ __all__ = ["Candidates", "Page", "Pool", "RankOutput", "Scoring", "UserQuery"]
 class UserQuery:
     """`row`: the user's row in the snapshot (-1: unknown to it); `vector`: the taste vector
     the policy allows (None: none, or not allowed, e.g. built from chat after an opt-out);
-    `session`: what happened since the snapshot (empty in the nightly batch)."""
+    `session`: what happened since the snapshot (empty in the nightly batch); `controls`: the
+    user's own steering, mutes and "see fewer", as the live store holds them."""
 
     user_id: object
     row: int
     policy: UserPolicy
     vector: np.ndarray | None
     session: Session = EMPTY
+    controls: UserControls = NO_CONTROLS
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 from ranking.assembler import FeatureAssembler
 from ranking.compiled import CompiledRankerError, compiled_predict
 from ranking.context import Candidates, Page, Pool, RankOutput, Scoring, UserQuery
+from ranking.controls import NO_CONTROLS, UserControls, targets
 from ranking.live import LiveState, UserPolicy
 from ranking.pipeline import FEED, Pipeline
 from ranking.policy import servable
@@ -81,9 +82,10 @@ class Engine:
         return cls(snap, settings, ranker, predict)
 
     def query(self, user_id: object, policy: UserPolicy, session: Session = EMPTY,
-              view: View | None = None) -> UserQuery:
+              view: View | None = None, controls: UserControls = NO_CONTROLS) -> UserQuery:
         """Who, under which policy, with which taste vector: the snapshot's, moved toward
-        what the session says the user just liked (rows of `view`)."""
+        what the session says the user just liked (rows of `view`) and what their steering
+        asks more of. A personalization-off account's controls are not used (hard rule 2)."""
         snap = self.snap
         row = snap.user_row.get(user_id, -1)
         vector = snap.user_vectors.get(row) if policy.personalized else None
@@ -98,7 +100,24 @@ class Engine:
             liked = liked / np.linalg.norm(liked, axis=1, keepdims=True) if len(liked) else liked
             vector = shifted_vector(vector, liked, weights, self.settings.session_pull_per_like,
                                     self.settings.session_pull_max)
-        return UserQuery(user_id, row, policy, vector, session)
+        if not policy.personalized:
+            controls = NO_CONTROLS
+        elif controls is not NO_CONTROLS:
+            controls = replace(controls, no_similarity=self.settings.steering_no_similarity)
+            vector = self._steered(vector, controls, snap if view is None else view)
+        return UserQuery(user_id, row, policy, vector, session, controls)
+
+    def _steered(self, vector: np.ndarray | None, controls: UserControls, view: View
+                 ) -> np.ndarray | None:
+        """The taste vector moved toward the 'more' directions (`steering_pull` of it)."""
+        more = controls.of_kind("more")
+        if not more:
+            return vector
+        toward = targets(view, controls, more)
+        has = np.linalg.norm(toward, axis=1) > 0
+        weights = np.array([controls.directions[n].weight for n in more])[has]
+        pull = self.settings.steering_pull
+        return shifted_vector(vector, toward[has], weights, pull, pull)
 
     def scoring(self, view: View) -> Scoring:
         return Scoring(view, self.settings, self.scorer, self.ranker, self.predict,
@@ -115,7 +134,8 @@ class Engine:
         full page's first items."""
         view = view_of(self.snap, items)
         sessions = sessions or {}
-        queries = [self.query(u, live.policy(u), sessions.get(u, EMPTY), view) for u in users]
+        queries = [self.query(u, live.policy(u), sessions.get(u, EMPTY), view,
+                              live.controls_of(u)) for u in users]
         pools, removed, failed = self.candidates(queries, live, view)
         ctx = self.scoring(view)
         if first is not None:

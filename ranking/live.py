@@ -1,12 +1,13 @@
 """The live state a ranking runs under: each user's policy (what the control store says
 right now about their personalization, chat setting, supervision and scroll limit), their
-blocks, and the live cameo grants. Built by `ranking.policy.read_live`; read by the filters
+blocks, their own controls (steering, mutes, "see fewer") and the live cameo grants. Built by `ranking.policy.read_live`; read by the filters
 and the engine."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ranking.controls import NO_CONTROLS, UserControls
 from reelrank.control.connection import Connection
 from reelrank.control.grants import live_to
 
@@ -53,11 +54,16 @@ def live_grants(grants: frozenset[tuple[object, object]] | GrantReader,
 @dataclass(frozen=True)
 class LiveState:
     """What the control store says right now, for the users being ranked. `grants`: every
-    live (owner, grantee) pair, or a reader that looks them up as needed."""
+    live (owner, grantee) pair, or a reader that looks them up as needed; `controls`: the
+    users' own steering, mutes and "see fewer" (only those who have any)."""
 
     grants: frozenset[tuple[object, object]] | GrantReader
     blocks: dict[object, frozenset[object]]           # user -> creators they blocked
     policies: dict[object, UserPolicy]
+    controls: dict[object, UserControls] = field(default_factory=dict)
 
     def policy(self, user_id: object) -> UserPolicy:
         return self.policies.get(user_id, UserPolicy(user_id))
+
+    def controls_of(self, user_id: object) -> UserControls:
+        return self.controls.get(user_id, NO_CONTROLS)

@@ -1,22 +1,24 @@
 """The feed, as one definition that reads top to bottom.
 
     query hydration   the live policy decides which signals may be used (`Engine.query`)
-    sources           similar, session (more like what was just liked), collaborative,
-                      learned (the nightly learned stage's lists), graph, trending,
-                      fresh: candidates, merged; the whole catalog as
-                      backfill when they leave a user short of a page
+    sources           similar, session (more like what was just liked), steering (what
+                      the user asked for more of), collaborative, learned (the nightly
+                      learned stage's lists), graph, trending, fresh: candidates, merged;
+                      the whole catalog as backfill when they leave a user short of a page
     filters           cheapest first, each removal counted under its name (the policy):
                       unsafe, not rated safe (children), reported, seen before the
                       snapshot, served recently, engaged since, creators marked not
-                      interested, blocked creators, cameo consent
+                      interested, muted topics, blocked creators, what the steering says
+                      no to, muted words, cameo consent
     scorers           popularity for all; then exactly one `score`: unpersonalized,
                       collaborative, the ranker, or the fallback before any ranker exists;
-                      then topics the user just turned away from sink
+                      then topics the user just turned away from sink; then the user's
+                      steering (more rises, less sinks) and "see fewer" sink
     selector          caps, MMR diversity, exploration slots: the page
 
 `FOLLOWING_FILTERS` are the same policy components for the Following tab (a chronological
 list of the people a user follows): safety, ratings, reports, muted and blocked creators,
-consent; not the feed's "new to you" filters (seen, served, engaged).
+muted topics and words, consent; not the feed's "new to you" filters (seen, served, engaged).
 
 Each component is one module in a folder named for its kind, with one signature per kind
 (see each folder's docstring). Adding one is a module and a line here. `ranking.engine`
@@ -34,16 +36,20 @@ from ranking.filters import (
     engaged,
     hidden,
     muted,
+    muted_topic,
+    muted_word,
     rating,
     safety,
     seen,
     served,
+    steered_out,
 )
 from ranking.scorers import collaborative as collaborative_score
-from ranking.scorers import fallback, popularity, ranker, session, unpersonalized
+from ranking.scorers import fallback, popularity, ranker, session, steering, unpersonalized
 from ranking.selectors import feed
 from ranking.sources import ann, catalog, collaborative, fresh, graph, learned, trending
 from ranking.sources import session as session_source
+from ranking.sources import steering as steering_source
 
 __all__ = ["FEED", "FOLLOWING_FILTERS", "Pipeline"]
 
@@ -77,12 +83,15 @@ class Pipeline:
 
 
 FEED = Pipeline(
-    sources=(ann, session_source, collaborative, learned, graph, trending, fresh, catalog),
-    filters=(safety, rating, hidden, seen, served, engaged, muted, blocked, consent),
-    scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback, session),
+    sources=(ann, session_source, steering_source, collaborative, learned, graph, trending,
+             fresh, catalog),
+    filters=(safety, rating, hidden, seen, served, engaged, muted, muted_topic, blocked,
+             steered_out, muted_word, consent),
+    scorers=(popularity, unpersonalized, collaborative_score, ranker, fallback, session,
+             steering),
     selector=feed,
     exploration=fresh,
     taste=(ann, session_source),
 )
 
-FOLLOWING_FILTERS = (safety, rating, hidden, muted, blocked, consent)
+FOLLOWING_FILTERS = (safety, rating, hidden, muted, muted_topic, blocked, muted_word, consent)

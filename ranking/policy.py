@@ -6,8 +6,9 @@ store, so a revocation, an opt-out or a guardian change counts on the very next 
 - signals: personalized or not (a guardian can switch it off for a supervised account;
   then no per-user signal is used at all), and chat-history interests or not;
 - servable items: safety ratings (unsafe for nobody; only safe for a supervised account;
-  moderators' live labels count), already seen, blocked creators, cameo consent (each a
-  small filter in `ranking/filters/`, applied here cheapest first and counted by name);
+  moderators' live labels count), already seen, blocked creators, cameo consent, the
+  user's own mutes and steering "no" (each a small filter in `ranking/filters/`, applied
+  here cheapest first and counted by name);
 - how many items may still be served today (a guardian's scroll limit, or its override
   for today), and recording what was served;
 - whether one user may message another (both exist, no block either way, and each
@@ -18,15 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import numpy as np
 
+from ranking.controls import UserControls
 from ranking.directory import Directory
 from ranking.live import GrantReader, LiveState, UserPolicy, live_grants
 from ranking.pipeline import FEED
 from reelrank.control.blocks import blocked_by, blocks_between
 from reelrank.control.connection import Connection, transaction
+from reelrank.control.controls import controls_of
 from reelrank.control.grants import all_live, is_live
 from reelrank.control.guardians import rules_of, scroll_rules
 from reelrank.control.served import add_served, served_on, served_today
@@ -42,12 +45,15 @@ DM_POLICIES = ("everyone", "friends", "nobody")
 _FEW_USERS = 50  # up to this many users, grants are looked up per page rather than all read
 
 
-def read_live(control: Connection, users: Iterable[object], today: date
+def read_live(control: Connection, users: Iterable[object], today: date | datetime
               ) -> LiveState:
-    """Each user's settings, guardian rules, blocks and today's served count, in one read
-    transaction; and the grants: for a few users (a request) a reader that asks for the
-    pairs their candidates need, for many (a batch chunk) every live grant at once."""
+    """Each user's settings, guardian rules, blocks, own controls and today's served count,
+    in one read transaction; and the grants: for a few users (a request) a reader that asks
+    for the pairs their candidates need, for many (a batch chunk) every live grant at once.
+    `today`: the moment (a "see fewer" in force then counts), or its day (from its start)."""
     ids = list(users)
+    now = today if isinstance(today, datetime) else datetime.combine(today, time(), UTC)
+    today = today.date() if isinstance(today, datetime) else today
     policies: dict[object, UserPolicy] = {}
     with transaction(control, read_only=True):
         grants: frozenset[tuple[object, object]] | GrantReader = GrantReader(control)
@@ -57,6 +63,7 @@ def read_live(control: Connection, users: Iterable[object], today: date
         guard = rules_of(control, ids)
         served = served_today(control, ids, today.isoformat())
         blocks = blocked_by(control, ids)
+        controls = controls_of(control, ids, now)
     for user in ids:
         rules = guard.get(user)
         if rules is None:
@@ -71,7 +78,8 @@ def read_live(control: Connection, users: Iterable[object], today: date
             chat_history=bool(personalization) and bool(chat.get(user, 0)),
             supervised=True, daily_limit=limit, served_today=int(served.get(user, 0)),
             dm_policy=dm)
-    return LiveState(grants, {u: frozenset(b) for u, b in blocks.items()}, policies)
+    return LiveState(grants, {u: frozenset(b) for u, b in blocks.items()}, policies,
+                     {u: UserControls.from_rows(c) for u, c in controls.items()})
 
 
 def servable(snap, query, live: LiveState, rows: np.ndarray, filters: tuple | None = None

@@ -334,3 +334,35 @@ class Settings(BaseSettings):
         default=10_000, ge=0, le=10_000_000,
         description="room in the served snapshot for generations finished after it was "
         "published (same-day reach); beyond it they wait for the nightly run")
+    # The user's own controls: steering in their words, mutes, "see fewer like this".
+    steering_max_chars: int = Field(default=300, ge=10, le=5_000,
+                                    description="longest steering text accepted")
+    steering_max_directions: int = Field(default=8, ge=1, le=50, description="most "
+                                         "directions (more / less / no phrases) in one text")
+    steering_topic_match: float = Field(
+        default=0.65, ge=0, le=1, description="a steering phrase names a catalog topic when "
+        "its embedding is at least this close (cosine) to the topic name's, or the words match")
+    steering_pull: float = Field(default=0.5, ge=0, le=1, description="how far 'more' moves "
+                                 "the taste vector toward what was asked (all 'more' together)")
+    steering_more_boost: float = Field(
+        default=1.0, ge=0, le=10, description="candidates like a 'more' phrase rise by up to "
+        "this share of the page's score range (fully for its topic, else by cosine)")
+    steering_less_demote: float = Field(
+        default=1.0, ge=0, le=10, description="candidates like a 'less' phrase sink by up to "
+        "this share of the page's score range (fully for its topic, else by cosine)")
+    steering_no_similarity: float = Field(
+        default=0.5, ge=0, le=1, description="a 'no' phrase removes its topic and every "
+        "candidate at least this close (cosine) to the phrase")
+    steering_similar_k: int = Field(default=100, ge=1, le=5_000, description="candidates the "
+                                    "steering source proposes per 'more' phrase")
+    steering_cache_texts: int = Field(default=10_000, ge=0, le=10_000_000, description="phrase "
+                                      "embeddings a server keeps, by model and text hash")
+    mutes_max: int = Field(default=200, ge=1, le=10_000,
+                           description="most muted words and topics one user may hold")
+    mute_word_max_chars: int = Field(default=64, ge=1, le=500,
+                                     description="longest muted word or phrase")
+    see_fewer_hours: float = Field(default=72.0, gt=0, le=24 * 365, description="how long "
+                                   "'see fewer like this' demotes an item's topic and creator")
+    see_fewer_demote: float = Field(
+        default=0.5, ge=0, le=10, description="'see fewer' sinks candidates of that topic, and "
+        "of that creator, each by this share of the page's score range")

@@ -6,6 +6,7 @@ from api.routes import (
     admin,
     blocks,
     cameos,
+    controls,
     dm,
     events,
     feed,
@@ -19,5 +20,5 @@ from api.routes import (
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = tuple(m.router for m in (feed, events, settings, blocks, guardians, cameos, dm,
-                                   generations, users, me, admin, health))
+ROUTERS = tuple(m.router for m in (feed, events, settings, controls, blocks, guardians,
+                                   cameos, dm, generations, users, me, admin, health))

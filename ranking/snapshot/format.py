@@ -3,8 +3,9 @@ check that a directory is a whole, uncorrupted snapshot.
 
 A snapshot is a directory of Parquet tables, the ranker and the indexes (hard links when
 possible), and `manifest.json`: the format version, the as-of date, the defaults row of each
-feature set (the values of an entity with no history), the log kind, the ranker's name, and
-every file's size and sha256. Everything that writes a snapshot writes its manifest with
+feature set (the values of an entity with no history), the log kind, the ranker's name, the
+embedding model that embedded the captions (`embedding_model`; steering phrases are embedded by
+the same), and every file's size and sha256. Everything that writes a snapshot writes its manifest with
 `write_manifest`; everything that reads one calls `verify` first.
 """
 

@@ -1,6 +1,7 @@
 """Arrays of the snapshot's items, by row: creator, topic, age, safety rating, impressions,
-what the per-creator cap counts, the people in each item's cameos, and the per-item block of
-ranker features (static columns, item features, creator features)."""
+what the per-creator cap counts, the people in each item's cameos, the per-item block of
+ranker features (static columns, item features, creator features), and each item's caption
+and prompt text as UTF-8 bytes with offsets (what muted words are matched against)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ranking.snapshot.arrays import Csr, codes, with_defaults
 from ranking.snapshot.format import ENTITY_FILES
 from ranking.snapshot.ids import Ids
 
-__all__ = ["ITEM_STATIC", "RATINGS", "item_arrays"]
+__all__ = ["ITEM_STATIC", "RATINGS", "item_arrays", "text_arrays"]
 
 # Per-item columns exported with the items, used directly as ranker features.
 ITEM_STATIC = ("item_age_hours", "item_duration_s", "item_cameo_count", "item_is_remix",
@@ -69,6 +70,7 @@ def item_arrays(read: Read, ids: Ids, defaults: dict[str, dict[str, object]],
                                  dtype=np.int32),
         "item_defaults": item_m[-1],
         "creator_features": by_person_m,
+        **text_arrays(items["text"] if "text" in items.columns else None, n_items),
     }
     return arrays, {"item_block_cols": [*ITEM_STATIC, *item_cols, *creator_cols],
                     "topics": topics}
@@ -83,3 +85,15 @@ def _cameo_people(items: pl.DataFrame, ids: Ids) -> Csr:
                                        & (pl.col("person") != pl.col("creator_id"))))
     people = codes(pairs["person"], ids.user_row)
     return Csr.build(pairs["row"].to_numpy().astype(np.int64), people, items.height)
+
+
+def text_arrays(texts: pl.Series | None, n: int) -> dict[str, np.ndarray]:
+    """Each item's text (caption and prompt; "" when none) as `item_text.bytes`, UTF-8, and
+    `item_text.ptr`, where item row r's text is bytes[ptr[r]:ptr[r + 1]]: mappable, unlike
+    Python strings. A snapshot table without a text column (an older writer) gives ""."""
+    encoded = ([t.encode() for t in texts.fill_null("").to_list()] if texts is not None
+               else [b""] * n)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(t) for t in encoded], dtype=np.int64)
+    return {"item_text.ptr": ptr,
+            "item_text.bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()}

@@ -6,7 +6,8 @@ the loaded snapshot.
 current overlay once ranks on exactly that state while another thread adds more (the server
 swaps one reference). Its rows continue the snapshot's (`n_base`, `n_base + 1`, ...), so a
 `ServingView` reads the two as one row space. A new item has no engagement history: its
-features are the snapshot's defaults for an item with none, and its creator's features.
+features are the snapshot's defaults for an item with none, and its creator's features; it
+carries its caption and prompt text (`texts`), which muted words are matched against.
 A label overrides the rating (`item_rating`) of whichever row holds that item, the
 snapshot's or the overlay's, including items added after the label; `ServingView.take`
 applies it.
@@ -51,6 +52,7 @@ class LiveItems:
     capacity: int                                 # most items this overlay takes
     ids: tuple[object, ...] = ()
     creator_ids: tuple[object, ...] = ()
+    texts: tuple[str, ...] = ()                   # caption and prompt, by overlay row
     arrays: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     row: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     owners: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
@@ -83,7 +85,7 @@ class LiveItems:
             return self
         start = self.n_base + len(self)
         rows = {name: [] for name in PER_ITEM}
-        ids, creators = list(self.ids), list(self.creator_ids)
+        ids, creators, texts = list(self.ids), list(self.creator_ids), list(self.texts)
         row_of, owners = dict(self.row), dict(self.owners)
         by_creator = {k: list(v) for k, v in self.by_creator.items()}
         for n, item in enumerate(fresh):
@@ -116,6 +118,7 @@ class LiveItems:
                 rows[name].append(values[name])
             ids.append(item["item_id"])
             creators.append(item["creator_id"])
+            texts.append(str(item.get("text") or ""))
             row_of[item["item_id"]] = row
             if cameos:
                 owners[row] = cameos
@@ -124,7 +127,7 @@ class LiveItems:
                                         np.asarray(rows[name], dtype=self.arrays[name].dtype)
                                         .reshape(-1, *self.arrays[name].shape[1:])])
                   for name in PER_ITEM}
-        grown = replace(self, ids=tuple(ids), creator_ids=tuple(creators),
+        grown = replace(self, ids=tuple(ids), creator_ids=tuple(creators), texts=tuple(texts),
                         arrays=MappingProxyType(arrays), row=MappingProxyType(row_of),
                         owners=MappingProxyType(owners),
                         by_creator=MappingProxyType({k: tuple(v) for k, v in

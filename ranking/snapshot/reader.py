@@ -102,6 +102,11 @@ class ServingSnapshot:
         self.frozen = frozen is not None
         for name in _PLAIN:
             setattr(self, name, arrays[name])
+        n_items = len(self.item_id_list)  # an older snapshot's arrays hold no texts
+        self.item_text_ptr = arrays.get("item_text.ptr", np.zeros(n_items + 1, dtype=np.int64))
+        self.item_text_bytes = arrays.get("item_text.bytes", np.empty(0, dtype=np.uint8))
+        # The model that embedded the captions (None: not recorded by an older writer).
+        self.embedding_model: str | None = manifest.get("embedding_model")
         self.item_block_cols: list[str] = meta["item_block_cols"]
         self.user_block_cols: list[str] = meta["user_block_cols"]
         self.topic_code = {t: n for n, t in enumerate(meta["topics"])}
@@ -180,6 +185,11 @@ class ServingSnapshot:
     def item_ids_of(self, rows) -> list[object]:
         ids = self.item_id_list
         return [ids[int(r)] for r in rows]
+
+    def texts_of(self, rows) -> list[str]:
+        """The caption and prompt text of each of `rows` ("" where none)."""
+        ptr, data = self.item_text_ptr, self.item_text_bytes
+        return [data[ptr[r]:ptr[r + 1]].tobytes().decode() for r in map(int, rows)]
 
     def owners_of(self, row: int) -> tuple[object, ...]:
         """The cameo owners of an item (ids), its creator included if listed."""

@@ -73,6 +73,12 @@ class ServingView:
         base, extra, n = self.snap.item_id_list, self.live.ids, self.snap.n_base
         return [base[r] if r < n else extra[r - n] for r in map(int, rows)]
 
+    def texts_of(self, rows) -> list[str]:
+        n = self.snap.n_base
+        rows = [int(r) for r in rows]
+        base = self.snap.texts_of([r for r in rows if r < n])[::-1]
+        return [base.pop() if r < n else self.live.texts[r - n] for r in rows]
+
     def owners_of(self, row: int) -> tuple[object, ...]:
         if row < self.snap.n_base:
             return self.snap.cameo_owners.get(row, ())

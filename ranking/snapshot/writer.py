@@ -115,6 +115,7 @@ _ITEMS = """
            (i.remix_of IS NOT NULL) AS item_is_remix,
            (i.safety_label = 'sensitive') AS item_sensitive,
            i.safety_label,
+           i.text,
            cu.country AS creator_country,
            (s.user_id IS NOT NULL) AS stand_in_creator,
            coalesce(shown.n, 0)::BIGINT AS impressions_before
@@ -182,10 +183,14 @@ def export_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: d
                 _link_tree(indexes / name, tmp / "indexes" / name)
         freeze_tables(tmp, defaults)  # once here, so servers map them
         kind = con.execute("SELECT value FROM home_meta WHERE key = 'log_kind'").fetchall()
+        # Which model embedded the captions: a steering phrase is embedded by the same one.
+        models = [r[0] for r in con.execute(
+            "SELECT DISTINCT model_id FROM item_embeddings ORDER BY 1").fetchall()]
         write_manifest(tmp, as_of=as_of.isoformat(), defaults=defaults,
                        # The app's own log and simulated worlds record exposures.
                        log_kind=kind[0][0] if kind else "exposures",
-                       ranker=ranker_dir.name if ranker_dir is not None else None)
+                       ranker=ranker_dir.name if ranker_dir is not None else None,
+                       embedding_model=models[0] if len(models) == 1 else None)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

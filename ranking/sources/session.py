@@ -12,14 +12,14 @@ from ranking.snapshot.view import View
 from ranking.sources.ann import nearest_live
 from reelrank.settings import Settings
 
-__all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "propose"]
+__all__ = ["FAIL_OPEN", "NAME", "PERSONAL", "by_topic", "propose"]
 
 NAME = "session"
 FAIL_OPEN = True  # the same index as `similar`: degrade to the other sources without it
 PERSONAL = True
 
 
-def _by_topic(snap: View) -> dict[int, np.ndarray]:
+def by_topic(snap: View) -> dict[int, np.ndarray]:
     """Topic code -> the snapshot's rows of that topic, most decayed engagement first."""
     lists = snap.memo.get(("by_topic",))
     if lists is None:
@@ -43,7 +43,7 @@ def propose(snap: View, queries: list[UserQuery], settings: Settings) -> list[Ca
             out.append(Candidates.empty())
             continue
         topics = [int(t) for t in np.unique(snap.take("item_topic", liked)) if t >= 0]
-        lists = _by_topic(snap)
+        lists = by_topic(snap)
         found = [(lists[t][:k], np.full(min(k, len(lists[t])), 1.0)) for t in topics
                  if t in lists]
         rows = liked[snap.take("has_vector", liked)]

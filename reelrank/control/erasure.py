@@ -6,6 +6,7 @@ blocks of them; cameo grants they gave and received (a video showing them needs 
 grant, hard rule 1, so their likeness leaves every feed on the next request); their
 supervision link and unlink tombstones naming them; served counters and served history;
 their tokens; their inbox events, drained or not; their sign-up; their generation requests;
+their steering, mutes and "see fewer" rows (and others' "see fewer" naming them as creator);
 and the finished generations they made or appear in, with those items' moderator labels
 (the files are the caller's to delete: `Erasure.media`).
 A guardian who still has linked children is refused (`ConflictError`): a child must not
@@ -52,6 +53,9 @@ _ROWS: tuple[tuple[str, str, int], ...] = (
     ("event_inbox", "user_id = ?", 1),
     ("registered_users", "user_id = ?", 1),
     ("generation_requests", "requester_id = ?", 1),
+    ("user_steering", "user_id = ?", 1),
+    ("user_mutes", "user_id = ?", 1),
+    ("user_see_fewer", "user_id = ? OR creator_id = ?", 2),
 )
 _THEIR_ITEMS = ("creator_id = ? OR EXISTS (SELECT 1 FROM json_each(generated_items."
                 "cameo_user_ids) WHERE json_each.value = ?)")

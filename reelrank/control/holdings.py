@@ -9,6 +9,7 @@ import json
 from reelrank.control.accounts import registered
 from reelrank.control.blocks import list_blocks
 from reelrank.control.connection import Connection, rows_as_dicts, transaction
+from reelrank.control.controls import list_mutes, read_steering
 from reelrank.control.credits import balance, entries
 from reelrank.control.guardians import child_rules, children_of
 from reelrank.control.inbox import events_of
@@ -52,8 +53,20 @@ def held_about(con: Connection, user: object) -> dict[str, object]:
             "generation_requests": requests,
             "generated_items": items,
             "credits": {"balance": balance(con, user), "ledger": entries(con, user)},
+            "steering": _steering(read_steering(con, user)),
+            "mutes": list_mutes(con, user),
+            "see_fewer": rows_as_dicts(con.execute(
+                "SELECT item_id, topic, creator_id, created_at, until FROM user_see_fewer "
+                "WHERE user_id = ? ORDER BY created_at", [user])),
             "tokens": rows_as_dicts(con.execute(
                 "SELECT scope, label, created_at, revoked_at FROM api_tokens "
                 "WHERE subject_id = ? AND scope IN ('user', 'guardian') ORDER BY created_at",
                 [user])),
         }
+
+
+def _steering(row: dict[str, object] | None) -> dict[str, object] | None:
+    """The steering as the user wrote it and as it was parsed (not its vectors)."""
+    if row is None:
+        return None
+    return {k: row[k] for k in ("text", "directions", "model_id", "updated_at")}

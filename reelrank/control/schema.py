@@ -278,4 +278,42 @@ CONTROL_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX served_history_by_item ON served_history (item_id, served_at)",
         ),
     ),
+    Migration(
+        version=9,
+        description="the user's own controls: steering in their words, muted words and "
+        "topics, and \"see fewer like this\"",
+        statements=(
+            # One steering text per user: as typed, the directions parsed from it (JSON), and
+            # each direction's phrase embedded by `model_id` (float32 rows, in order), so the
+            # batch applies it without loading a model.
+            """CREATE TABLE user_steering (
+                user_id PRIMARY KEY NOT NULL,
+                text TEXT NOT NULL,
+                directions TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                dim INTEGER NOT NULL CHECK (dim >= 1),
+                vectors BLOB NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE user_mutes (
+                user_id NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('word', 'topic')),
+                value TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, kind, value)
+            )""",
+            # "See fewer like this" on an item: its topic and creator as resolved then,
+            # demoted until `until`.
+            """CREATE TABLE user_see_fewer (
+                user_id NOT NULL,
+                item_id NOT NULL,
+                topic TEXT,
+                creator_id,
+                created_at TEXT NOT NULL,
+                until TEXT NOT NULL,
+                PRIMARY KEY (user_id, item_id)
+            )""",
+            "CREATE INDEX user_see_fewer_by_until ON user_see_fewer (until)",
+        ),
+    ),
 )

@@ -12,7 +12,8 @@ PACKAGES = ("reelrank", "features", "ranking", "generation", "api", "pipelines",
 TABLES = ("cameo_grants", "guardians", "user_settings", "user_blocks", "served_today",
           "api_tokens", "event_inbox", "generation_requests", "credit_ledger",
           "generated_items", "guardian_unlinks", "served_history", "item_labels",
-          "registered_users", "erased_users")
+          "registered_users", "erased_users", "user_steering", "user_mutes",
+          "user_see_fewer")
 SQL = re.compile(r"\b(FROM|INTO|UPDATE|JOIN)\s+(" + "|".join(TABLES) + r")\b"
                  r"|BEGIN IMMEDIATE", re.IGNORECASE)
 
