@@ -143,7 +143,7 @@ def parse_experiment(name: str, kind: str, variants: Sequence[Mapping[str, objec
         try:
             type(base).model_validate({**base.model_dump(), **overrides})
         except ValueError as exc:
-            errors = getattr(exc, "errors", lambda: [])()
+            errors = getattr(exc, "errors", list)()
             said = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise ReelrankError(f"{where} ({vname}): overrides invalid: {said or exc}") \
                 from exc

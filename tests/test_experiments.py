@@ -118,7 +118,7 @@ def test_results_find_a_real_difference_stay_quiet_on_aa_and_flag_a_broken_split
     # Asked 0.5/0.5 of the definition? The frame was drawn 60/40 against shares 0.6/0.4,
     # so the check holds; relabel the definition 50/50 to see it flagged.
     assert not broken["sample_ratio"]["mismatch"]
-    experiment, exposures, events = _synthetic({"a": 0.3, "b": 0.3}, 2_000, 2,
+    _experiment, exposures, events = _synthetic({"a": 0.3, "b": 0.3}, 2_000, 2,
                                                shares=[0.6, 0.4])
     fair = _ab({"name": "a", "share": 0.5}, {"name": "b", "share": 0.5})
     assert experiment_results(fair, exposures, events)["sample_ratio"]["mismatch"]
