@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from api.cursor import Cursor, CursorKey
+from api.experiments import Arm, ExperimentRouter, team_draft
 from api.history import HistoryWriter
 from api.reasons import reason_for
 from api.session import SessionReader, stored_feeds
@@ -89,6 +90,7 @@ class FeedService:
         self._live_creators: set[int] = set()
         self._pages, self._feeds = stored_feeds(feeds_dir, self.snapshot)
         self._plain: dict[str, Page] = {}  # country -> unpersonalized page, for overload
+        self.experiments = ExperimentRouter(engine)
 
     @property
     def precomputed_users(self) -> int:
@@ -156,16 +158,24 @@ class FeedService:
         policy = live.policy(user_id)
         session = (self.sessions.read(control, user_id, view, now) if policy.personalized
                    else self.sessions.read_safety(control, user_id, view, now))
-        query = self.engine.query(user_id, policy, session, view, live.controls_of(user_id))
-        degraded = False
+        arm = None if degrade else self.experiments.arm(control, user_id, policy, now)
+        engine = arm.engines[0] if arm is not None else self.engine
+        query = engine.query(user_id, policy, session, view, live.controls_of(user_id))
+        degraded, teams = False, None
         if not policy.personalized:
             page, removed, precomputed = self._unpersonalized(user_id, live, items, at, limit,
                                                               session)
         elif degrade:
             page, removed, precomputed = self._cheap(query, live, view, limit)
             degraded = True
+        elif arm is not None and arm.teams:
+            page, removed, teams = self._interleaved(arm, query, live, items, limit,
+                                                     request_id)
+            precomputed = False
         else:
-            page, removed, precomputed = self._personal(query, live, view, items, limit)
+            page, removed, precomputed = self._personal(
+                query, live, view, items, limit, engine=engine,
+                batch=arm is None or arm.plain)
         allowed = claim_served(control, policy, len(page.item_ids), now)
         shown = [FeedItem(i, float(s), src, reason_for(view, query, i, src), at.offset + n + 1)
                  for n, (i, s, src) in enumerate(zip(page.item_ids[:allowed],
@@ -173,7 +183,17 @@ class FeedService:
                                                      page.sources[:allowed], strict=True))]
         return self.finish(user_id, policy, at, shown, allowed, limit, now, request_id,
                            precomputed=precomputed, removed=removed, degraded=degraded,
-                           record=policy.personalized)
+                           record=policy.personalized, arm=arm, teams=teams)
+
+    def _interleaved(self, arm: Arm, query, live, items: LiveItems | None, limit: int,
+                     request_id: str) -> tuple[Page, dict[str, int], list[int]]:
+        """Both teams rank the same request online (same exclusions, same policy); the
+        page merges them by team draft, each item remembering whose pick it was."""
+        session = {query.user_id: query.session}
+        outs = [engine.rank([query.user_id], live, items, session, first=limit)
+                for engine in arm.engines]
+        page, teams = team_draft(outs[0].pages[0], outs[1].pages[0], limit, request_id)
+        return page, {**outs[1].removed, **outs[0].removed}, teams
 
     def scroll(self, user_id: object, cursor: str | None, now: datetime,
                mode: str = "for_you") -> tuple[str, Cursor]:
@@ -191,14 +211,22 @@ class FeedService:
     def finish(self, user_id: object, policy, at: Cursor, shown: list[FeedItem],
                allowed: int, limit: int, now: datetime, request_id: str, *,
                precomputed: bool, removed: dict[str, int], degraded: bool = False,
-               record: bool = True, after: tuple[float, str] | None = None) -> FeedPage:
-        """The page as answered: what it served recorded (`record`), what is left of the
+               record: bool = True, after: tuple[float, str] | None = None,
+               arm: Arm | None = None, teams: list[int] | None = None) -> FeedPage:
+        """The page as answered: what it served recorded (`record`; with the experiment's
+        variant, or each item's interleaving team, when `arm` is set), what is left of the
         day's scroll allowance, and the next cursor while there is more (`after`: where a
         keyset scroll stands)."""
         if self.history is not None and record:
             served_at = stamp(now)
+            exposures = None
+            if arm is not None:
+                name = arm.experiment.name
+                exposures = [(request_id, item.position, name, arm.variant,
+                              arm.teams[teams[n]] if teams is not None else None, user_id,
+                              item.item_id, served_at) for n, item in enumerate(shown)]
             self.history.add([(user_id, item.item_id, served_at, request_id, item.position)
-                              for item in shown])
+                              for item in shown], exposures)
         more = len(shown) == limit and (policy.daily_limit is None
                                         or policy.served_today + allowed < policy.daily_limit)
         remaining = None
@@ -217,13 +245,17 @@ class FeedService:
         return (Page(user_id, page.item_ids[window], page.scores[window], page.sources[window],
                      False), out.removed, False)
 
-    def _personal(self, query, live, view: View, items: LiveItems | None, limit: int
+    def _personal(self, query, live, view: View, items: LiveItems | None, limit: int, *,
+                  engine: Engine | None = None, batch: bool = True
                   ) -> tuple[Page, dict[str, int], bool]:
         """The batch's page while it lasts (what is left of it once the session's
-        exclusions and the live policy are applied), continued by an online ranking."""
+        exclusions and the live policy are applied), continued by an online ranking
+        (`engine`: an experiment variant's; `batch`: whether the batch's page, ranked by
+        the served engine, may be used)."""
+        engine = engine or self.engine
         user_id, session = query.user_id, query.session
         head, removed = Page(user_id, [], np.empty(0), []), {}
-        stored = self._stored(query)
+        stored = self._stored(query) if batch else None
         if stored is not None:
             head, removed = self._kept(stored, query, live, view)
             head = _head(head, limit)
@@ -232,7 +264,7 @@ class FeedService:
             taken = np.array([view.row_of(i) for i in head.item_ids], dtype=np.int64)
             session = replace(session, served=np.concatenate([session.served, taken]))
         wanted = limit - len(head.item_ids)
-        out = self.engine.rank([user_id], live, items, {user_id: session}, first=wanted)
+        out = engine.rank([user_id], live, items, {user_id: session}, first=wanted)
         page = _join(head, _head(out.pages[0], wanted))
         if len(page.item_ids) < limit and len(query.session.served):
             page = self._refill(page, query, live, view, limit)

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
-from reelrank.control import history
+from reelrank.control import experiments, history
 from reelrank.control.connection import TRANSIENT_ERRORS, transaction
 from reelrank.home import DataHome
 
@@ -31,13 +31,14 @@ log = logging.getLogger(__name__)
 
 _RECENT_USERS = 50_000  # users whose unflushed rows this process remembers
 _PRUNE_EVERY_S = 3600.0
+_Batch = tuple[list[history.ServedRow], list[experiments.ExposureRow]]
 
 
 class HistoryWriter:
     def __init__(self, home: DataHome) -> None:
         self.home = home
         self.flush_s = home.settings.history_flush_ms / 1000.0
-        self._queue: queue.Queue[list[history.ServedRow] | None] = queue.Queue()
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
         self._recent: OrderedDict[object, dict[object, str]] = OrderedDict()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="served-history", daemon=True)
@@ -46,7 +47,9 @@ class HistoryWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def add(self, rows: list[history.ServedRow]) -> None:
+    def add(self, rows: list[history.ServedRow],
+            exposures: list[experiments.ExposureRow] | None = None) -> None:
+        """Queue `rows` (and the `exposures` of an experiment that served them)."""
         if not rows:
             return
         with self._lock:
@@ -56,7 +59,7 @@ class HistoryWriter:
                 self._recent.move_to_end(user)
             while len(self._recent) > _RECENT_USERS:
                 self._recent.popitem(last=False)
-        self._queue.put(rows)
+        self._queue.put((rows, exposures or []))
 
     def pending(self, user: object) -> dict[object, str]:
         """item -> served_at of what this process served `user` lately."""
@@ -72,7 +75,7 @@ class HistoryWriter:
                 first = self._queue.get()
                 if first is None:
                     break
-                batch = list(first)
+                batch, shown = list(first[0]), list(first[1])
                 time.sleep(self.flush_s)  # gather what arrives meanwhile: one commit for all
                 while True:
                     try:
@@ -82,18 +85,22 @@ class HistoryWriter:
                     if more is None:
                         stop = True
                         break
-                    batch += more
-                self._write(con, batch)
+                    batch += more[0]
+                    shown += more[1]
+                self._write(con, batch, shown)
                 if time.monotonic() - self._pruned_s > _PRUNE_EVERY_S:
                     self._prune(con)
         finally:
             con.close()
 
-    def _write(self, con, batch: list[history.ServedRow]) -> None:
+    def _write(self, con, batch: list[history.ServedRow],
+               shown: list[experiments.ExposureRow]) -> None:
         for attempt in range(3):
             try:
                 with transaction(con):
                     history.record(con, batch)
+                    if shown:
+                        experiments.record_exposures(con, shown)
                 return
             except TRANSIENT_ERRORS as exc:  # the store was busy: try again, then give up
                 log.warning("served history: write failed (attempt %d): %s", attempt + 1, exc)

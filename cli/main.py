@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--overwrite", action="store_true",
                      help="replace a world already in --out (only its own files)")
 
+    sub.add_parser("experiments", help="A/B tests and interleaving: create, list, stop, "
+                   "report (`reelrank experiments --help`)")
     # Listed for --help; `main` hands `benchmark ...` to cli.benchmark, which owns its options.
     sub.add_parser("benchmark", help="the engine against tuned baselines on the home's own "
                    "log (`reelrank benchmark --help`)")
@@ -293,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from generation.cli import worker_main
 
         return worker_main(argv[1:])
+    if argv[:1] == ["experiments"]:
+        from cli.experiments import experiments_main
+
+        return experiments_main(argv[1:])
     if argv[:1] == ["benchmark"]:
         from cli.benchmark import benchmark_main
 

@@ -22,6 +22,7 @@ import dagster as dg
 import polars as pl
 
 from cli.benchmark import benchmark_section
+from cli.experiments import experiments_section
 from cli.html import bars as _bars
 from cli.html import escape as _e
 from cli.html import figure_class as _figure_class
@@ -82,7 +83,8 @@ def write_report(home: DataHome, summary: RunSummary, out_path: Path, *,
             _checks_section(checks),
             _timings_section(runs, steps, figure),
             sessions_section(home, figure),
-            benchmark_section(home, figure)]
+            benchmark_section(home, figure),
+            experiments_section(home, figure)]
     status = "succeeded" if summary.success else "FAILED"
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>reelrank run {_e(summary.run_id[:8])} {status}</title>"

@@ -20,6 +20,7 @@ import dagster as dg
 
 from pipelines.assets.content import CONTENT_ASSETS, chat_interests_only_for_opted_in
 from pipelines.assets.engagement import FEATURES_GROUP, engagement_daily, engagement_daily_sane
+from pipelines.assets.experiments import experiment_results_asset
 from pipelines.assets.features import FEATURE_ASSETS
 from pipelines.assets.raw import RAW_GROUP, raw_inputs
 from pipelines.assets.scoring import SCORING_GROUP, scoring_assets, serving_snapshot
@@ -48,7 +49,8 @@ SCORE_JOB = "score"
 REFRESH_JOB = "refresh"
 NIGHTLY_GROUPS = (RAW_GROUP, FEATURES_GROUP, TRAINING_GROUP)
 ASSETS = (raw_inputs, engagement_daily, *FEATURE_ASSETS, *CONTENT_ASSETS, ranker,
-          ranker_promoted, item_index, collaborative_index, learned_lists)
+          ranker_promoted, item_index, collaborative_index, learned_lists,
+          experiment_results_asset)
 CHECKS = (engagement_daily_sane, chat_interests_only_for_opted_in, ranker_not_worse)
 WRITES_WAREHOUSE = {"reelrank/writes": "warehouse"}
 

@@ -328,6 +328,9 @@ class Settings(BaseSettings):
     report_hide_threshold: int = Field(
         default=3, ge=1, le=10_000, description="an item this many distinct people reported "
         "is hidden from everyone until a moderator labels it")
+    experiments_poll_s: float = Field(
+        default=5.0, ge=0.0, le=3600.0, description="how often each API process re-reads "
+        "the experiments: a stop or a new experiment reaches it within this time")
     cursor_max_age_hours: float = Field(
         default=24.0, gt=0, le=24 * 30, description="a feed cursor older than this is refused")
     api_spare_items: int = Field(

@@ -1,7 +1,8 @@
 """Admin endpoints (service tokens only): POST /v1/admin/reload loads the published snapshot
 now rather than at the next poll; PUT /v1/admin/items/{item_id}/label is a moderator's
 safety label for an item, in force on every server's next request (and in the nightly
-batch; the next pipeline run folds it into the warehouse); GET reads an item's label now."""
+batch; the next pipeline run folds it into the warehouse); GET reads an item's label now;
+GET /v1/admin/experiments lists the experiments with their status."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from api.errors import ERROR_RESPONSES, ConflictError, NotFoundError
 from api.ids import IdCodec
 from api.schemas import LabelIn, LabelOut, ReloadOut
 from ranking.directory import Directory, KnownItem
-from reelrank.control.connection import Connection
+from reelrank.control import experiments
+from reelrank.control.connection import Connection, stamp
 from reelrank.control.labels import label_of, set_label
 
 __all__ = ["router"]
@@ -70,3 +72,11 @@ def get_label(item_id: ItemPath, _caller: ServiceCaller, state: StateDep,
               control: ControlDep, codec: CodecDep) -> LabelOut:
     """The item's label now: a moderator's, else its own rating."""
     return _out(_item(state, control, codec, item_id), control)
+
+
+@router.get("/experiments")
+def list_experiments(_caller: ServiceCaller, control: ControlDep, now: NowDep) -> dict:
+    """Every experiment (`reelrank experiments create`): kind, variants with their shares
+    and settings overrides, salt, start and end, and its status now."""
+    at = stamp(now)
+    return {"experiments": [e.as_json(at) for e in experiments.list_all(control)]}

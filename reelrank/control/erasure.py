@@ -56,6 +56,7 @@ _ROWS: tuple[tuple[str, str, int], ...] = (
     ("user_steering", "user_id = ?", 1),
     ("user_mutes", "user_id = ?", 1),
     ("user_see_fewer", "user_id = ? OR creator_id = ?", 2),
+    ("experiment_exposures", "user_id = ?", 1),
 )
 _THEIR_ITEMS = ("creator_id = ? OR EXISTS (SELECT 1 FROM json_each(generated_items."
                 "cameo_user_ids) WHERE json_each.value = ?)")
@@ -109,6 +110,9 @@ def erase(con: Connection, user: object, *, now: datetime, hide_until: datetime
         removed["item_labels"] = con.execute(
             f"DELETE FROM item_labels WHERE item_id IN (SELECT item_id FROM generated_items "
             f"WHERE {_THEIR_ITEMS})", [user, user]).rowcount
+        removed["experiment_exposures_of_items"] = con.execute(
+            f"DELETE FROM experiment_exposures WHERE item_id IN (SELECT item_id FROM "
+            f"generated_items WHERE {_THEIR_ITEMS})", [user, user]).rowcount
         removed["generated_items"] = con.execute(
             f"DELETE FROM generated_items WHERE {_THEIR_ITEMS}", [user, user]).rowcount
         closed = close_account(con, user, now=now)

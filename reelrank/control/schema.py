@@ -316,4 +316,38 @@ CONTROL_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX user_see_fewer_by_until ON user_see_fewer (until)",
         ),
     ),
+    Migration(
+        version=10,
+        description="experiments as data, and which experiment, variant and interleaving "
+        "team served each item",
+        statements=(
+            """CREATE TABLE experiments (
+                name TEXT PRIMARY KEY NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('ab', 'interleave')),
+                variants TEXT NOT NULL,
+                share REAL NOT NULL CHECK (share > 0 AND share <= 1),
+                salt TEXT NOT NULL,
+                starts_at TEXT NOT NULL,
+                ends_at TEXT,
+                stopped_at TEXT,
+                created_at TEXT NOT NULL
+            )""",
+            # One row per item served under an experiment: its variant (ab) or the team
+            # whose pick it was (interleave), the request and position, so events can be
+            # joined to the request that served the item.
+            """CREATE TABLE experiment_exposures (
+                request_id TEXT NOT NULL,
+                position INTEGER NOT NULL CHECK (position >= 1),
+                experiment TEXT NOT NULL,
+                variant TEXT NOT NULL,
+                team TEXT,
+                user_id NOT NULL,
+                item_id NOT NULL,
+                served_at TEXT NOT NULL,
+                PRIMARY KEY (request_id, position)
+            )""",
+            ("CREATE INDEX experiment_exposures_by_experiment ON experiment_exposures "
+             "(experiment, served_at)"),
+        ),
+    ),
 )
