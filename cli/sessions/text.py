@@ -75,4 +75,17 @@ def render_text(payload: Mapping[str, Mapping]) -> str:
         for cohort, sub in block["cohorts"].items():
             if sub["persons"]:
                 out += _totals(cohort, sub)
+    experiment = payload.get("live", {}).get("setup", {}).get("experiment")
+    if experiment:
+        out += ["", (f"experiment {experiment['experiment']} ({experiment['kind']}): "
+                    f"{experiment['users']} users, {experiment['exposures']} impressions")]
+        if experiment["kind"] == "interleave" and experiment.get("users"):
+            out.append(f"  wins {experiment['wins']}, ties {experiment['ties']}, preference "
+                       f"{experiment['preference']:+.4f}, p = {_fmt(experiment['p_value'])}")
+        for name, b in (experiment.get("variants") or {}).items():
+            d = b.get("vs_control")
+            out.append(f"  {name}: {b['users']} users, engaged "
+                       f"{b['engaged_rate']['rate']:.4f}"
+                       + (f", diff {d['engaged_rate_diff']:+.4f} p = {_fmt(d['p_value'])}"
+                          if d else ""))
     return "\n".join(out)
