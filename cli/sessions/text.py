@@ -81,11 +81,11 @@ def render_text(payload: Mapping[str, Mapping]) -> str:
                     f"{experiment['users']} users, {experiment['exposures']} impressions")]
         if experiment["kind"] == "interleave" and experiment.get("users"):
             out.append(f"  wins {experiment['wins']}, ties {experiment['ties']}, preference "
-                       f"{experiment['preference']:+.4f}, p = {_fmt(experiment['p_value'])}")
+                       f"{experiment['preference']:+.4f}, p = {experiment['p_value']:.3g}")
         for name, b in (experiment.get("variants") or {}).items():
             d = b.get("vs_control")
             out.append(f"  {name}: {b['users']} users, engaged "
                        f"{b['engaged_rate']['rate']:.4f}"
-                       + (f", diff {d['engaged_rate_diff']:+.4f} p = {_fmt(d['p_value'])}"
+                       + (f", diff {d['engaged_rate_diff']:+.4f} p = {d['p_value']:.3g}"
                           if d else ""))
     return "\n".join(out)
