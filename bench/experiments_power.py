@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -98,8 +99,13 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--weak", default='{"mmr_lambda": 0.0, "exploration_every": 2}')
     args = parse_args(parser, {"users": 30, "new_users": 0, "pages": 2, "draws": 5})
-    home = DataHome.open(copy_of_tiny_home() if args.smoke or args.home is None
-                         else args.home)
+    if args.smoke or args.home is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            return _measure(args, DataHome.open(copy_of_tiny_home(Path(scratch) / "home")))
+    return _measure(args, DataHome.open(args.home))
+
+
+def _measure(args: argparse.Namespace, home: DataHome) -> None:
     weak = json.loads(args.weak)
     config = SessionConfig(users=args.users, new_users=args.new_users, pages=args.pages,
                            page_size=home.settings.api_page_default, seed=args.seed)
