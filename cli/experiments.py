@@ -138,7 +138,8 @@ def _render(out: dict) -> str:
     if out.get("kind") == "interleave" and out.get("users"):
         a, b = out["teams"]
         lines.append(f"  wins {a} {out['wins'][a]}, {b} {out['wins'][b]}, ties {out['ties']};"
-                     f" preference for {a} {out['preference']:+.4f}, p = {out['p_value']}")
+                     f" preference for {a} {out['preference']:+.4f}, p = {out['p_value']} "
+                     f"(sign test {out['sign_test_p']})")
     for name, block in (out.get("variants") or {}).items():
         r = block["engaged_rate"]
         line = (f"  {name:<14} users {block['users']:>6}  engaged {r['rate']:.4f} "

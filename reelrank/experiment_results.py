@@ -12,7 +12,8 @@ of the experiment should be trusted).
 
 Interleaving credits each engaged item to the team that picked it; per user, the team with
 more credits wins. The preference is (wins of A + ties / 2) / users - 0.5 (positive: A
-better), and its p-value a two-sided sign test over the users with a winner.
+better). Its p-value is a paired t test on the per-user credit difference (each user is
+their own control); the sign test over the users with a winner is reported beside it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from reelrank.errors import ReelrankError
 from reelrank.experiments import Experiment
 from reelrank.home import DataHome
 
-__all__ = ["ENGAGED", "experiment_events", "experiment_results", "results_of"]
+__all__ = ["ENGAGED", "experiment_events", "experiment_frames", "experiment_results",
+           "results_of"]
 
 ENGAGED = ("complete", "like", "comment", "share", "remix")
 _Z = 1.959963984540054
@@ -127,10 +129,18 @@ def _interleave(experiment: Experiment, x: pl.DataFrame) -> dict[str, object]:
     ties = per_user.height - wins_a - wins_b
     n = per_user.height
     preference = (wins_a + ties / 2) / n - 0.5 if n else math.nan
-    p = float(stats.binomtest(wins_a, wins_a + wins_b, 0.5).pvalue) if wins_a + wins_b else None
+    sign = float(stats.binomtest(wins_a, wins_a + wins_b, 0.5).pvalue) \
+        if wins_a + wins_b else None
+    # Each user is their own control: the paired test on the per-user credit difference
+    # uses how much a team won by, not only whether (the sign test), so it needs fewer users.
+    diff = (per_user["a"] - per_user["b"]).to_numpy().astype(float)
+    paired = float(stats.ttest_1samp(diff, 0.0).pvalue) \
+        if n > 1 and diff.std() > 0 else None
     credits = {a: int(per_user["a"].sum()), b: int(per_user["b"].sum())}
     return {"teams": [a, b], "users": n, "impressions": x.height, "wins": {a: wins_a, b: wins_b},
-            "ties": ties, "credits": credits, "preference": preference, "p_value": p,
+            "ties": ties, "credits": credits, "preference": preference,
+            "credit_diff_per_user": float(diff.mean()) if n else None,
+            "p_value": paired, "sign_test_p": sign,
             "picks": {t: int((x["team"] == t).sum()) for t in (a, b)}}
 
 
@@ -193,7 +203,10 @@ def experiment_events(home: DataHome, experiment: Experiment) -> pl.DataFrame:
     return pl.concat(frames).unique(maintain_order=True)
 
 
-def results_of(home: DataHome, name: str) -> dict[str, object]:
+def experiment_frames(home: DataHome, name: str
+                      ) -> tuple[Experiment, pl.DataFrame, pl.DataFrame]:
+    """The experiment, its exposures and the events since it started, as
+    `experiment_results` takes them."""
     con = home.control()
     try:
         experiment = store.get(con, name)
@@ -209,6 +222,11 @@ def results_of(home: DataHome, name: str) -> dict[str, object]:
     if exposures.height and events.height:
         events = events.cast({"user_id": exposures.schema["user_id"],
                               "item_id": exposures.schema["item_id"]}, strict=False)
+    return experiment, exposures, events
+
+
+def results_of(home: DataHome, name: str) -> dict[str, object]:
+    experiment, exposures, events = experiment_frames(home, name)
     out = experiment_results(experiment, exposures, events)
     out["definition"] = experiment.as_json(stamp(datetime.now(UTC)))
     return out

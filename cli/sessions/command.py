@@ -75,6 +75,10 @@ def sessions_parser() -> argparse.ArgumentParser:
                         help="a service token for --url (default: $REELRANK_TOKEN)")
     parser.add_argument("--world", type=Path, default=None,
                         help="the synthetic world (default: the one under HOME/worlds)")
+    parser.add_argument("--experiment", default=None,
+                        help="run the live feed under this experiment (reelrank experiments "
+                        "create) and report its results; in-process, the sandbox runs it "
+                        "from the simulated day on")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     return parser
 
@@ -100,7 +104,8 @@ def sessions_main(argv: Sequence[str]) -> int:
     try:
         run = simulate_sessions(home, config, modes=modes, url=args.url,
                                 token=args.token or os.environ.get("REELRANK_TOKEN"),
-                                world=args.world, progress=_say)
+                                world=args.world, progress=_say,
+                                experiment=args.experiment)
     except ReelrankError as exc:
         return _fail(str(exc))
     payload = run.as_json()

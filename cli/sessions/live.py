@@ -24,6 +24,8 @@ import httpx
 
 from cli.sessions.feed import Served
 from cli.sessions.sandbox import sandbox
+from reelrank.control.connection import stamp, transaction
+from reelrank.control.experiments import list_all, restart, stop
 from reelrank.control.tokens import create_token
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
@@ -51,6 +53,8 @@ class ApiFeed:
         self._headers = {"Authorization": f"Bearer {token}"}
         self._clock = clock
         self.wall_clock = clock is None
+        self.experiment_results: dict | None = None
+        self.experiment_frames: tuple | None = None  # (experiment, exposures, events)
 
     def _tick(self, at: datetime) -> None:
         if self._clock is not None:
@@ -104,15 +108,25 @@ def _wait_ready(client: httpx.Client) -> None:
 
 @contextmanager
 def live_feed(home: DataHome, start: datetime, *, url: str | None = None,
-              token: str | None = None) -> Iterator[ApiFeed]:
-    """The API over a sandbox of `home` in this process, or the server at `url`."""
+              token: str | None = None, experiment: str | None = None) -> Iterator[ApiFeed]:
+    """The API over a sandbox of `home` in this process, or the server at `url`.
+    `experiment`: once the feed is closed, its results are on `feed.experiment_results`
+    (in the sandbox, the experiment is made to run from `start` on, and the home's other
+    experiments not at all: the simulated clock is not the wall clock)."""
+    from reelrank.experiment_results import experiment_frames, results_of
+
     if url is not None:
         if not token:
             raise ReelrankError("--url needs a service token (--token, or REELRANK_TOKEN); "
                                 "`reelrank tokens create --service NAME` makes one")
         with httpx.Client(base_url=url, timeout=60.0) as client:
             _wait_ready(client)
-            yield ApiFeed(client, token, None)
+            feed = ApiFeed(client, token, None)
+            yield feed
+        if experiment is not None:
+            time.sleep(1.0)  # the server's history writer flushes within history_flush_ms
+            feed.experiment_frames = experiment_frames(home, experiment)
+            feed.experiment_results = results_of(home, experiment)
         return
     # Imported here: the app pulls in the whole serving stack, which the static mode and
     # `--help` do not need.
@@ -125,9 +139,19 @@ def live_feed(home: DataHome, start: datetime, *, url: str | None = None,
         try:
             secret = create_token(control, "service", "session-simulator",
                                   now=datetime.now(UTC), label="reelrank simulate sessions")
+            if experiment is not None:
+                with transaction(control):  # this experiment alone, from the first session
+                    restart(control, experiment, stamp(start - timedelta(hours=1)))
+                    for other in list_all(control):
+                        if other.name != experiment:
+                            stop(control, other.name, start - timedelta(hours=2))
         finally:
             control.close()
         clock = SimClock(start)
         with TestClient(create_app(scratch, clock=clock)) as client:
             _wait_ready(client)
-            yield ApiFeed(client, secret, clock)
+            feed = ApiFeed(client, secret, clock)
+            yield feed
+        if experiment is not None:  # the app has stopped: its history writer has flushed
+            feed.experiment_frames = experiment_frames(scratch, experiment)
+            feed.experiment_results = results_of(scratch, experiment)

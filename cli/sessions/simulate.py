@@ -39,6 +39,7 @@ class ModeRun:
     impressions: pl.DataFrame       # `metrics.impressions_frame`
     persons: pl.DataFrame           # `metrics.persons_frame`
     summary: dict[str, object]      # this mode's block of the JSON
+    experiment: tuple | None = None  # (experiment, exposures, events) under --experiment
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,12 @@ def _play_all(feed: Feed, persons: Sequence[Person], world: TruthWorld,
 def simulate_sessions(home: DataHome, config: SessionConfig, *,
                       modes: Sequence[str] = ("live",), url: str | None = None,
                       token: str | None = None, world: Path | None = None,
-                      progress: Say | None = None) -> SessionRun:
+                      progress: Say | None = None, experiment: str | None = None
+                      ) -> SessionRun:
     """Choose today's persons from the home's synthetic world and play them on each of
-    `modes` ("live": the API; "static": last night's lists), the same persons and seeds."""
+    `modes` ("live": the API; "static": last night's lists), the same persons and seeds.
+    `experiment`: the live feed runs that experiment (`reelrank experiments create`), and
+    the live block's setup carries its results."""
     say = progress or (lambda _line: None)
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
@@ -107,11 +111,16 @@ def simulate_sessions(home: DataHome, config: SessionConfig, *,
              "today": today.isoformat(), "snapshot": snapshot, "world": truth.directory.name}
     runs: dict[str, ModeRun] = {}
     for mode in modes:
+        frames = None
         if mode == "live":
-            with live_feed(home, persons[0].start, url=url, token=token) as feed:
+            with live_feed(home, persons[0].start, url=url, token=token,
+                           experiment=experiment) as feed:
                 results = _play_all(feed, persons, truth, config, say,
                                     shared_server=url is not None)
             extra = {"transport": url or "in-process (sandbox of the home)"}
+            if experiment is not None:
+                extra["experiment"] = feed.experiment_results
+                frames = feed.experiment_frames
         else:
             feed = StaticFeed(home)
             results = _play_all(feed, persons, truth, config, say)
@@ -119,5 +128,5 @@ def simulate_sessions(home: DataHome, config: SessionConfig, *,
         summary = {"mode": mode, "setup": setup | extra, **summarise(results, truth,
                                                                     config.pages)}
         runs[mode] = ModeRun(mode, tuple(results), impressions_frame(results, truth),
-                             persons_frame(results), summary)
+                             persons_frame(results), summary, frames)
     return SessionRun(truth, today, tuple(persons), runs)

@@ -57,6 +57,10 @@ def _fmt(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _sig(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else "-"
+
+
 def render_text(payload: Mapping[str, Mapping]) -> str:
     """Per-page rates side by side for the modes that ran, then totals per mode and cohort."""
     first = next(iter(payload.values()))
@@ -75,4 +79,17 @@ def render_text(payload: Mapping[str, Mapping]) -> str:
         for cohort, sub in block["cohorts"].items():
             if sub["persons"]:
                 out += _totals(cohort, sub)
+    experiment = payload.get("live", {}).get("setup", {}).get("experiment")
+    if experiment:
+        out += ["", (f"experiment {experiment['experiment']} ({experiment['kind']}): "
+                    f"{experiment['users']} users, {experiment['exposures']} impressions")]
+        if experiment["kind"] == "interleave" and experiment.get("users"):
+            out.append(f"  wins {experiment['wins']}, ties {experiment['ties']}, preference "
+                       f"{experiment['preference']:+.4f}, p = {_sig(experiment['p_value'])}")
+        for name, b in (experiment.get("variants") or {}).items():
+            d = b.get("vs_control")
+            out.append(f"  {name}: {b['users']} users, engaged "
+                       f"{b['engaged_rate']['rate']:.4f}"
+                       + (f", diff {d['engaged_rate_diff']:+.4f} p = {_sig(d['p_value'])}"
+                          if d else ""))
     return "\n".join(out)

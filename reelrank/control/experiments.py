@@ -17,7 +17,7 @@ from reelrank.errors import ReelrankError
 from reelrank.experiments import Experiment, variants_from_json, variants_json
 
 __all__ = ["ExposureRow", "create", "exposures_of", "get", "list_all", "record_exposures",
-           "stop"]
+           "restart", "stop"]
 
 # (request_id, position, experiment, variant, team, user_id, item_id, served_at)
 ExposureRow = tuple[str, int, str, str, str | None, object, object, str]
@@ -76,3 +76,13 @@ def exposures_of(con: Connection, name: str) -> list[tuple]:
         "SELECT request_id, position, variant, team, user_id, item_id, served_at "
         "FROM experiment_exposures WHERE experiment = ? ORDER BY served_at, request_id, "
         "position", [name]).fetchall()]
+
+
+def restart(con: Connection, name: str, starts_at: str) -> Experiment:
+    """Run `name` from `starts_at` with no end (call inside a transaction): for a sandbox
+    copy of the store whose clock is not the wall clock (the session simulator)."""
+    if get(con, name) is None:
+        raise ReelrankError(f"no experiment named {name!r}")
+    con.execute("UPDATE experiments SET starts_at = ?, ends_at = NULL, stopped_at = NULL "
+                "WHERE name = ?", [starts_at, name])
+    return get(con, name)
