@@ -67,7 +67,12 @@ def score_run_config(processes: int) -> dict:
     `processes` shard steps at once. In a cluster the same definitions run on another
     executor: `dagster_celery.celery_executor` or `dagster_k8s.k8s_job_executor` as the
     Definitions' `executor`."""
-    return {"execution": {"config": {"multiprocess": {"max_concurrent": processes}}}}
+    # forkserver with the definitions preloaded: a step process forks from a server that has
+    # already imported Dagster and this project (~0.3 s), rather than starting Python and
+    # importing them again (~3-4 s a step, which is most of a small shard's time).
+    return {"execution": {"config": {"multiprocess": {
+        "max_concurrent": processes,
+        "start_method": {"forkserver": {"preload_modules": ["pipelines.definitions"]}}}}}}
 
 
 def refresh_keys() -> list[dg.AssetKey]:
