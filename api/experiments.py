@@ -12,6 +12,7 @@ engine runs the same feed definition, so the policy applies to each unchanged.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from reelrank.errors import ReelrankError
 from reelrank.experiments import Experiment, Variant
 
 __all__ = ["Arm", "ExperimentRouter", "team_draft"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ExperimentRouter:
         self._read_s = -1e18
         self._engines: dict[tuple[str, str], Engine] = {}
         self._lock = threading.Lock()
+        self._broken: set[str] = set()
 
     def running(self, control: Connection, now: datetime) -> list[Experiment]:
         poll = float(self.base.settings.experiments_poll_s)
@@ -66,13 +70,22 @@ class ExperimentRouter:
             variant = experiment.assign(user_id)
             if variant is None:
                 continue
-            if experiment.kind == "interleave":
-                a, b = experiment.variants
-                return Arm(experiment, variant, (self.engine(experiment, a),
-                                                 self.engine(experiment, b)), (a.name, b.name))
-            chosen = next(v for v in experiment.variants if v.name == variant)
-            return Arm(experiment, variant, (self.engine(experiment, chosen),),
-                       plain=not chosen.overrides and chosen.ranker is None)
+            try:
+                if experiment.kind == "interleave":
+                    a, b = experiment.variants
+                    return Arm(experiment, variant, (self.engine(experiment, a),
+                                                     self.engine(experiment, b)),
+                               (a.name, b.name))
+                chosen = next(v for v in experiment.variants if v.name == variant)
+                return Arm(experiment, variant, (self.engine(experiment, chosen),),
+                           plain=not chosen.overrides and chosen.ranker is None)
+            except ReelrankError as exc:
+                # A variant that cannot be served (its ranker vanished): the user gets the
+                # served feed, recorded under no experiment, rather than an error.
+                if experiment.name not in self._broken:
+                    self._broken.add(experiment.name)
+                    log.error("experiment %s not served: %s", experiment.name, exc)
+                return None
         return None
 
     def engine(self, experiment: Experiment, variant: Variant) -> Engine:

@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--evaluate", action="store_true",
                      help="also run the offline evaluation and put its table in the report")
+    run.add_argument("--processes", type=_positive, default=1,
+                     help="score the user shards in up to N processes at once, on Dagster's "
+                     "multiprocess executor (default 1: in this process)")
     run.add_argument("--refresh", action="store_true",
                      help="the intraday refresh instead of the nightly job: features and the "
                      "content index from what happened since, the current ranker")
@@ -219,7 +222,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     home = DataHome.open(args.home)
     summary = run_nightly(home, users=args.users, days=args.days, seed=args.seed,
-                          progress=_say, evaluate=args.evaluate, refresh=args.refresh)
+                          progress=_say, evaluate=args.evaluate, refresh=args.refresh,
+                          processes=args.processes)
     print(summary.render())
     return 0 if summary.success else 1
 

@@ -27,7 +27,8 @@ from pipelines.definitions import (
     build_definitions,
     keys_in,
     refresh_keys,
-    score_tags,
+    score_job,
+    score_run_config,
 )
 from pipelines.instance import instance_for
 from pipelines.planning import run_plan
@@ -36,7 +37,7 @@ from reelrank.contracts import INGEST_ORDER
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 
-__all__ = ["RunSummary", "run_nightly", "seed_default_world"]
+__all__ = ["RunSummary", "run_nightly", "score_feeds", "seed_default_world"]
 
 Say = Callable[[str], None]
 
@@ -94,8 +95,9 @@ def _rows(home: DataHome) -> tuple[dict[str, int], int]:
 def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = None,
                 seed: int | None = None, progress: Say | None = None,
                 embedder: EmbedderResource | None = None, evaluate: bool = False,
-                refresh: bool = False) -> RunSummary:
-    """`evaluate`: also run the offline evaluation (`reelrank evaluate`; it trains a second
+                refresh: bool = False, processes: int = 1) -> RunSummary:
+    """`processes`: score the shards in up to this many processes at once, on Dagster's
+    multiprocess executor (1: in this process). `evaluate`: also run the offline evaluation (`reelrank evaluate`; it trains a second
     ranker) and put its table in the report. `refresh`: the intraday refresh instead of the
     nightly job (features and the content index from what happened since, the current
     ranker: no retraining), then scoring and publishing as after a nightly run."""
@@ -131,10 +133,9 @@ def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = 
         failed += _failed_checks(result) if result is not ingest else []
         scored = None
         if result.success and ingest.success:
-            say("stage 3/3: batch scoring and publishing feeds")
-            scored = defs.resolve_job_def(SCORE_JOB).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=logging,
-                tags=score_tags(home.settings.batch_shards))
+            say("stage 3/3: batch scoring and publishing feeds"
+                + (f" ({processes} processes)" if processes > 1 else ""))
+            scored = _score(defs, instance, home, logging, processes)
         run_id = result.run_id
         success = ingest.success and result.success and scored is not None and scored.success
         runs = tuple(dict.fromkeys(r.run_id for r in (ingest, result, scored) if r is not None))
@@ -155,6 +156,28 @@ def run_nightly(home: DataHome, *, users: int | None = None, days: int | None = 
     shutil.copyfile(path, latest)
     latest.replace(reports / "latest.html")
     return replace(summary, report=path)
+
+
+def score_feeds(home: DataHome, processes: int = 1,
+                embedder: EmbedderResource | None = None):
+    """Run only the score job (a new snapshot from the warehouse as it is, every shard's
+    feeds, publishing): what `run_nightly`'s stage 3 runs."""
+    defs = build_definitions(home.root, embedder)
+    with instance_for(home) as instance:
+        return _score(defs, instance, home, {"loggers": {"console": {"config": {
+            "log_level": "INFO"}}}}, processes)
+
+
+def _score(defs: dg.Definitions, instance, home: DataHome, logging: dict, processes: int):
+    """The score job: in this process, or its shard steps on the multiprocess executor
+    (each step process rebuilds the definitions from `REELRANK_HOME`)."""
+    if processes <= 1:
+        return defs.resolve_job_def(SCORE_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=logging)
+    os.environ["REELRANK_HOME"] = str(home.root.resolve())
+    return dg.execute_job(dg.reconstructable(score_job), instance,
+                          run_config={**logging, **score_run_config(processes)},
+                          raise_on_error=False)
 
 
 def _evaluate(home: DataHome, say: Say) -> dict[str, dict[str, float]]:

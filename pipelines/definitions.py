@@ -39,7 +39,7 @@ from reelrank.home import resolve_home
 
 __all__ = [
     "FEATURES_JOB", "INGEST_JOB", "NIGHTLY_GROUPS", "NIGHTLY_JOB", "REFRESH_JOB", "SCORE_JOB",
-    "build_definitions", "defs", "keys_in", "refresh_keys", "score_tags",
+    "build_definitions", "defs", "keys_in", "refresh_keys", "score_job", "score_run_config",
 ]
 
 INGEST_JOB = "ingest"
@@ -55,10 +55,24 @@ CHECKS = (engagement_daily_sane, chat_interests_only_for_opted_in, ranker_not_wo
 WRITES_WAREHOUSE = {"reelrank/writes": "warehouse"}
 
 
-def score_tags(shards: int) -> dict[str, str]:
-    """A single run over every shard partition."""
-    return {"dagster/asset_partition_range_start": "0",
-            "dagster/asset_partition_range_end": str(shards - 1)}
+def score_job() -> dg.JobDefinition:
+    """The score job of the home `REELRANK_HOME` names, rebuilt: what `dg.reconstructable`
+    needs, so each step of the multiprocess executor (`reelrank run --processes N`) can
+    load it in its own process."""
+    return build_definitions().resolve_job_def(SCORE_JOB)
+
+
+def score_run_config(processes: int) -> dict:
+    """Run config for the score job on Dagster's multiprocess executor with at most
+    `processes` shard steps at once. In a cluster the same definitions run on another
+    executor: `dagster_celery.celery_executor` or `dagster_k8s.k8s_job_executor` as the
+    Definitions' `executor`."""
+    # forkserver with the definitions preloaded: a step process forks from a server that has
+    # already imported Dagster and this project (~0.3 s), rather than starting Python and
+    # importing them again (~3-4 s a step, which is most of a small shard's time).
+    return {"execution": {"config": {"multiprocess": {
+        "max_concurrent": processes,
+        "start_method": {"forkserver": {"preload_modules": ["pipelines.definitions"]}}}}}}
 
 
 def refresh_keys() -> list[dg.AssetKey]:
@@ -113,7 +127,7 @@ def build_definitions(home_path: str | os.PathLike[str] | None = None,
                           monitored_jobs=[nightly, refresh], request_job=score,
                           default_status=dg.DefaultSensorStatus.STOPPED)
     def score_after_nightly(context: dg.RunStatusSensorContext):
-        return dg.RunRequest(run_key=context.dagster_run.run_id, tags=score_tags(shards))
+        return dg.RunRequest(run_key=context.dagster_run.run_id)
 
     return dg.Definitions(
         assets=[*ASSETS, serving_snapshot, *scoring],

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from reelrank.errors import ReelrankError
 from reelrank.settings import Settings
@@ -148,8 +149,10 @@ def parse_experiment(name: str, kind: str, variants: Sequence[Mapping[str, objec
             raise ReelrankError(f"{where} ({vname}): overrides invalid: {said or exc}") \
                 from exc
         ranker = raw.get("ranker")
-        if ranker is not None and not isinstance(ranker, str):
-            raise ReelrankError(f"{where} ({vname}): ranker must be a directory path")
+        if ranker is not None and (not isinstance(ranker, str)
+                                   or not (Path(ranker) / "model.txt").is_file()):
+            raise ReelrankError(f"{where} ({vname}): ranker must be a trained ranker's "
+                                f"directory (with model.txt), got {ranker!r}")
         parsed.append(Variant(vname, float(vshare), dict(overrides), ranker))
     total = sum(v.share for v in parsed)
     if kind == "ab" and total > 1.0 + 1e-9:

@@ -58,6 +58,8 @@ def test_bad_definitions_name_the_field() -> None:
         parse_experiment("x", "interleave", [{"name": "a"}], salt="s", starts_at=START)
     with pytest.raises(ReelrankError, match="used twice"):
         _ab({"name": "a"}, {"name": "a"})
+    with pytest.raises(ReelrankError, match="trained ranker's directory"):
+        _ab({"name": "a", "ranker": "/nowhere"})
     with pytest.raises(ReelrankError, match="not after"):
         _ab({"name": "a"}, ends_at="2025-01-01")
 

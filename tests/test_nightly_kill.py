@@ -37,7 +37,7 @@ sys.exit(0 if summary.success else 1)
 # feeds are half scored (neither published yet).
 _POINTS = (
     (" - features__user_embeddings - ", 1.0),
-    (" - scoring__feed_shards - shard 1:", 0.0),
+    (" - scoring__feed_shards.score_shard_step[1] - shard 1:", 0.0),
 )
 
 

@@ -17,7 +17,7 @@ from pipelines.assets.training import (
 )
 from pipelines.resources import HomeResource, ModelStore
 
-__all__ = ["SCORING_GROUP", "scoring_assets", "serving_snapshot", "shard_partitions"]
+__all__ = ["SCORING_GROUP", "scoring_assets", "serving_snapshot"]
 
 SCORING_GROUP = "scoring"
 WRITES = {"reelrank/writes": "warehouse"}
@@ -46,42 +46,72 @@ def serving_snapshot(context: dg.AssetExecutionContext, home: HomeResource, mode
                                           "bytes": size})
 
 
-def shard_partitions(shards: int) -> dg.StaticPartitionsDefinition:
-    return dg.StaticPartitionsDefinition([str(n) for n in range(shards)])
+_ENGINES: dict[tuple[str, str], object] = {}
+
+
+def _engine(snapshot: str, settings):
+    """The engine over `snapshot`, loaded once per process (in-process execution scores
+    every shard in one process; each multiprocess step is its own process)."""
+    from ranking.engine import Engine
+    from ranking.snapshot.reader import ServingSnapshot
+
+    key = (snapshot, settings.model_dump_json())
+    if key not in _ENGINES:
+        _ENGINES.clear()  # one snapshot at a time
+        _ENGINES[key] = Engine.load(ServingSnapshot.load(Path(snapshot)), settings)
+    return _ENGINES[key]
 
 
 def scoring_assets(shards: int) -> list:
-    partitions = shard_partitions(shards)
+    """`feed_shards` (one step per shard, so the multiprocess executor, or a Celery or
+    Kubernetes one, runs them in parallel) and `published_feeds`."""
 
-    @dg.asset(key=["scoring", "feed_shards"],
-              ins={"snapshot": dg.AssetIn(key=serving_snapshot.key)},
-              partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-              group_name=SCORING_GROUP, kinds={"parquet"})
-    def feed_shards(context: dg.AssetExecutionContext, home: HomeResource, snapshot: str
-                    ) -> dg.MaterializeResult:
-        """Each user's top-100 feed from the staged snapshot, one file per shard of users."""
+    @dg.op(out=dg.DynamicOut(int))
+    def plan_shards():
+        """One output per shard of users; each is scored by its own step."""
+        for shard in range(shards):
+            yield dg.DynamicOutput(shard, mapping_key=str(shard))
+
+    @dg.op(tags=WRITES)
+    def score_shard_step(context: dg.OpExecutionContext, home: HomeResource, snapshot: str,
+                         shard: int) -> dict:
+        """The top-100 feed of every active user of `shard` from the staged snapshot."""
         from ranking.batch import score_shard, shard_users
-        from ranking.engine import Engine
-        from ranking.snapshot.reader import ServingSnapshot
 
         data_home = home.open()
-        snap = ServingSnapshot.load(Path(snapshot))
-        engine = Engine.load(snap, data_home.settings)
-        everyone = snap.active_users()
-        out_dir = data_home.dir("feeds") / snap.directory.name
-        rows = 0
+        engine = _engine(snapshot, data_home.settings)
+        out_dir = data_home.dir("feeds") / engine.snap.directory.name
         control = data_home.control()
         try:
-            for key in context.partition_keys:
-                shard = int(key)
-                report = score_shard(engine, control, shard_users(everyone, shard, shards),
-                                     shard=shard, out_dir=out_dir, progress=context.log.info)
-                rows += report.rows
-                context.log.info(f"shard {shard}: {report.users:,} users, removed "
-                                 f"{report.removed}, failed sources {report.failed_sources}")
+            report = score_shard(engine, control,
+                                 shard_users(engine.snap.active_users(), shard, shards),
+                                 shard=shard, out_dir=out_dir, progress=context.log.info)
         finally:
             control.close()
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "dir": str(out_dir)})
+        context.log.info(f"shard {shard}: {report.users:,} users, removed {report.removed}, "
+                         f"failed sources {report.failed_sources}")
+        return {"shard": shard, "users": report.users, "rows": report.rows,
+                "dir": str(out_dir)}
+
+    @dg.op
+    def all_shards(context: dg.OpExecutionContext, reports: list[dict]) -> dict:
+        """Every shard's report, once all of them are written."""
+        got = sorted(r["shard"] for r in reports)
+        if got != list(range(shards)):
+            raise dg.Failure(f"shards {got} reported, {shards} expected")
+        rows = sum(r["rows"] for r in reports)
+        context.log.info(f"{shards} shards: {sum(r['users'] for r in reports):,} users, "
+                         f"{rows:,} rows")
+        return {"rows": rows, "dir": reports[0]["dir"]}
+
+    @dg.graph_asset(key=["scoring", "feed_shards"],
+                    ins={"snapshot": dg.AssetIn(key=serving_snapshot.key)},
+                    group_name=SCORING_GROUP, kinds={"parquet"})
+    def feed_shards(snapshot):
+        """Each user's top-100 feed from the staged snapshot, one file per shard of users,
+        each shard its own step."""
+        return all_shards(plan_shards().map(lambda shard: score_shard_step(snapshot, shard))
+                          .collect())
 
     @dg.asset(key=["scoring", "published_feeds"], deps=[feed_shards],
               ins={"snapshot": dg.AssetIn(key=serving_snapshot.key)},
