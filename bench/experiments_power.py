@@ -89,6 +89,16 @@ def _run(home: DataHome, kind: str, weak: dict, config: SessionConfig) -> tuple:
     return run.modes["live"].experiment
 
 
+def _save(directory: Path | None, kind: str, frames: tuple) -> None:
+    if directory is None:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    experiment, exposures, events = frames
+    exposures.write_parquet(directory / f"{kind}-exposures.parquet")
+    events.write_parquet(directory / f"{kind}-events.parquet")
+    (directory / f"{kind}-experiment.json").write_text(json.dumps(experiment.as_json()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=None)
@@ -98,6 +108,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--weak", default='{"mmr_lambda": 0.0, "exploration_every": 2}')
+    parser.add_argument("--save", type=Path, default=None,
+                        help="also write each run's exposures and events as Parquet here")
     args = parse_args(parser, {"users": 30, "new_users": 0, "pages": 2, "draws": 5})
     if args.smoke or args.home is None:
         with tempfile.TemporaryDirectory() as scratch:
@@ -114,6 +126,7 @@ def _measure(args: argparse.Namespace, home: DataHome) -> None:
                      "seed": args.seed, "weak": weak, "draws": args.draws}}
     for kind in ("ab", "interleave"):
         frames = _run(home, kind, weak, config)
+        _save(args.save, kind, frames)
         full = experiment_results(*frames)
         power = _power(frames, sizes, args.draws, args.seed)
         needed = next((n for n, p in power.items() if p >= 0.8), None)
@@ -122,6 +135,7 @@ def _measure(args: argparse.Namespace, home: DataHome) -> None:
         print(f"{kind}: {full['users']} users, p = {_p(full):.3g}; power {power}; "
               f"users needed for 80% power: {needed}", file=sys.stderr)
     experiment, exposures, events = _run(home, "aa", {}, config)
+    _save(args.save, "aa", (experiment, exposures, events))
     quiet = 0
     for salt in range(20):
         again = replace(experiment, salt=f"aa-{salt}")

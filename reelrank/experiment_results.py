@@ -5,8 +5,8 @@ served, within `attribution_hours` (the feed serves an item to a user at most on
 `served_window_hours`, so one exposure owns it). Rates are per impression, with 95%
 confidence intervals that treat the user as the unit (the delta method for a ratio of
 per-user sums: a heavy scroller's impressions are not independent draws). Each variant is
-compared with the first (the control) by a two-sided z test on the difference of engaged
-rates. A sample-ratio check compares the users per variant with the shares asked for
+compared with the first (the control) by a two-sided t test on the difference of engaged
+rates (Student's t with the users of both variants less two as degrees of freedom). A sample-ratio check compares the users per variant with the shares asked for
 (chi-square; flagged below p = 0.001: the assignment or the logging is broken, and no result
 of the experiment should be trusted).
 
@@ -91,7 +91,10 @@ def _ab(experiment: Experiment, x: pl.DataFrame) -> dict[str, object]:
             a, b = control["engaged_rate"], block["engaged_rate"]
             diff = b["rate"] - a["rate"]
             se = math.sqrt(a["se"] ** 2 + b["se"] ** 2)  # NaN when either has one user
-            p = 2 * stats.norm.sf(abs(diff) / se) if se > 0 else math.nan
+            # Student's t rather than the normal: with few users per variant the interval
+            # of a ratio is itself uncertain, and the normal would find differences in noise.
+            df = max(control["users"] + block["users"] - 2, 1)
+            p = float(2 * stats.t.sf(abs(diff) / se, df)) if se > 0 else math.nan
             block["vs_control"] = {"engaged_rate_diff": diff, "low": diff - _Z * se,
                                    "high": diff + _Z * se, "p_value": p}
         out[v.name] = block
@@ -133,7 +136,8 @@ def _interleave(experiment: Experiment, x: pl.DataFrame) -> dict[str, object]:
         if wins_a + wins_b else None
     # Each user is their own control: the paired test on the per-user credit difference
     # uses how much a team won by, not only whether (the sign test), so it needs fewer users.
-    diff = (per_user["a"] - per_user["b"]).to_numpy().astype(float)
+    # Signed before subtracting: the per-user sums are unsigned, and 2 - 3 must be -1.
+    diff = (per_user["a"].cast(pl.Int64) - per_user["b"].cast(pl.Int64)).to_numpy().astype(float)
     paired = float(stats.ttest_1samp(diff, 0.0).pvalue) \
         if n > 1 and diff.std() > 0 else None
     credits = {a: int(per_user["a"].sum()), b: int(per_user["b"].sum())}

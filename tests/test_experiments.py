@@ -228,3 +228,29 @@ def test_interleaving_over_http_credits_teams_and_stop_ends_it(server: Server,
     report = json.loads(capsys.readouterr().out)
     assert report["users"] == len(users) and set(report["wins"]) == {"current", "diverse"}
     assert report["definition"]["status"] == "running"
+
+
+def test_interleaving_credits_a_better_second_team_with_a_negative_preference() -> None:
+    """Team b's picks are engaged twice as often: the preference and the per-user credit
+    difference are negative (a signed difference: per-user sums are unsigned counts)."""
+    experiment = parse_experiment("mix", "interleave", [{"name": "a"}, {"name": "b"}],
+                                  salt="s", starts_at=START)
+    rng = np.random.default_rng(5)
+    served = datetime(2026, 1, 2, tzinfo=UTC)
+    exp_rows, ev_rows = [], []
+    for u in range(60):
+        for n in range(20):
+            team = "a" if n % 2 == 0 else "b"
+            exp_rows.append((f"r{u}", n + 1, "interleaved", team, u, n, served.isoformat()))
+            if rng.random() < (0.2 if team == "a" else 0.4):
+                ev_rows.append((u, n, "like", served + timedelta(minutes=2)))
+    exposures = pl.DataFrame(exp_rows, schema=["request_id", "position", "variant", "team",
+                                               "user_id", "item_id", "served_at"],
+                             orient="row")
+    events = pl.DataFrame(ev_rows, schema=["user_id", "item_id", "event_type", "ts"],
+                          orient="row")
+    out = experiment_results(experiment, exposures, events)
+    assert out["credit_diff_per_user"] == pytest.approx(
+        (out["credits"]["a"] - out["credits"]["b"]) / 60)
+    assert out["credit_diff_per_user"] < 0 and out["preference"] < 0
+    assert out["p_value"] < 0.001 and out["wins"]["b"] > out["wins"]["a"]
