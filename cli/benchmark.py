@@ -23,10 +23,17 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
-from cli.html import bars, escape, figure_class, refresh_section, table
+from cli.html import (
+    bars,
+    escape,
+    figure_class,
+    latest_json_report,
+    refresh_section,
+    save_json_report,
+    table,
+)
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 
@@ -128,16 +135,11 @@ def benchmark(home: DataHome, *, split: str = "global", share: float = 0.2,
 
 
 def save_benchmark(home: DataHome, payload: Mapping[str, object]) -> Path:
-    path = home.dir("reports") / f"benchmark-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.json"
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return save_json_report(home.dir("reports"), "benchmark", payload)
 
 
 def latest_benchmark(home: DataHome) -> tuple[Path, dict] | None:
-    found = sorted(home.dir("reports").glob("benchmark-*.json"))
-    return (found[-1], json.loads(found[-1].read_text())) if found else None
+    return latest_json_report(home.dir("reports"), "benchmark")
 
 
 def benchmark_section(home: DataHome, figure) -> str:

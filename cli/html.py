@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["bars", "embed", "escape", "figure_class", "fmt", "histogram", "table"]
@@ -109,3 +111,18 @@ def refresh_section(reports: Path, section: str, opening: str, closing: str) -> 
                        encoding="utf-8")
         tmp.replace(path)
     return targets
+
+
+def save_json_report(reports: Path, prefix: str, payload: Mapping[str, object]) -> Path:
+    """Write `payload` to reports/<prefix>-<UTC time>.json atomically; names sort by time."""
+    path = reports / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.json"
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def latest_json_report(reports: Path, prefix: str) -> tuple[Path, dict] | None:
+    """The newest reports/<prefix>-*.json and its content, if any."""
+    found = sorted(reports.glob(f"{prefix}-*.json"))
+    return (found[-1], json.loads(found[-1].read_text())) if found else None

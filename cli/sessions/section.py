@@ -7,12 +7,17 @@ run report renders the latest saved simulation too (`cli.report` calls `sessions
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
-from cli.html import embed, escape, refresh_section, table
+from cli.html import (
+    embed,
+    escape,
+    latest_json_report,
+    refresh_section,
+    save_json_report,
+    table,
+)
 from reelrank.home import DataHome
 
 __all__ = ["latest_sessions", "refresh_reports", "save_sessions", "sessions_section"]
@@ -23,17 +28,11 @@ _COLOURS = {"live": "#4477aa", "static": "#cc6677"}
 
 def save_sessions(home: DataHome, payload: Mapping[str, object]) -> Path:
     """Write `payload` to reports/sessions-<UTC time>.json (atomically); names sort by time."""
-    reports = home.dir("reports")
-    path = reports / f"sessions-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.json"
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return save_json_report(home.dir("reports"), "sessions", payload)
 
 
 def latest_sessions(home: DataHome) -> tuple[Path, dict] | None:
-    found = sorted(home.dir("reports").glob("sessions-*.json"))
-    return (found[-1], json.loads(found[-1].read_text())) if found else None
+    return latest_json_report(home.dir("reports"), "sessions")
 
 
 def _fmt(value: object) -> str:
