@@ -45,6 +45,13 @@ class Settings(LiveSettings, BaseSettings):
             "all-MiniLM-L6-v2, extracted into the data home on first use"
         ),
     )
+    control_url: str | None = Field(
+        default=None, pattern=r"^postgres(ql)?://",
+        description=(
+            "the control store on a PostgreSQL server (a libpq URL), shared by API servers "
+            "and workers on several hosts; None means the home's control.sqlite"
+        ),
+    )
 
     # Ingestion.
     clock_skew_s: int = Field(
