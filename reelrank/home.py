@@ -101,7 +101,8 @@ class DataHome:
     @property
     def control_target(self) -> Path | str:
         """Where the control store is: `control_url` when set, else `control_path`."""
-        return self.settings.control_url or self.control_path
+        url = self.settings.control_url
+        return url.get_secret_value() if url is not None else self.control_path
 
     def control(self, *, read_only: bool = False) -> Connection:
         """A new control-store connection (`reelrank.control`); the caller closes it."""

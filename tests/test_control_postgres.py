@@ -124,3 +124,26 @@ def test_the_simulators_sandbox_copies_a_postgres_store_and_writes_nothing_back(
         copy.close()
     assert live_to(control, [8]) == {(7, 8)}
     control.close()
+
+
+def test_the_api_pool_drops_a_connection_the_server_closed(tmp_path: Path,
+                                                           postgres_url: str) -> None:
+    import psycopg
+    import pytest
+
+    from api.pool import ControlPool
+    from reelrank.control.connection import TRANSIENT_ERRORS
+
+    home = DataHome.open(tmp_path / "home", Settings(home=tmp_path / "home",
+                                                      control_url=postgres_url))
+    pool = ControlPool(home, keep=2)
+    with pool.connection() as con:
+        pid = con.raw.info.backend_pid  # type: ignore[attr-defined]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    with pytest.raises(TRANSIENT_ERRORS), pool.connection() as con:  # a server restart
+        con.execute("SELECT 1")
+    with pool.connection() as con:
+        assert con.execute("SELECT 1").fetchone() == (1,)
+        assert con.raw.info.backend_pid != pid  # type: ignore[attr-defined]
+    pool.close()

@@ -142,7 +142,13 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+        return self.raw.info.transaction_status not in (pq.TransactionStatus.IDLE,
+                                                        pq.TransactionStatus.UNKNOWN)
+
+    @property
+    def broken(self) -> bool:
+        """The server went away (a restart, a failover, a dropped link): open a new one."""
+        return self.raw.broken or self.raw.closed
 
     def execute(self, sql: str, parameters: Sequence[object] = (), /) -> _Cursor:
         head = sql.lstrip()[:16].upper()
