@@ -31,7 +31,7 @@ fine, `"42"` comes back as 42).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -139,6 +139,11 @@ class PgConnection:
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
         self.total_changes = 0  # rows inserted, updated or deleted, as sqlite3 counts them
+        self._trace: Callable[[str], object] | None = None
+
+    def set_trace_callback(self, callback: Callable[[str], object] | None) -> None:
+        """Call `callback` with each statement as sent (as sqlite3's does), None to stop."""
+        self._trace = callback
 
     @property
     def in_transaction(self) -> bool:
@@ -165,6 +170,8 @@ class PgConnection:
         if head.startswith("BEGIN DEFERRED"):
             self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             return _Cursor(None, -1)
+        if self._trace is not None:
+            self._trace(translate(sql))
         cursor = self.raw.execute(translate(sql), [_param(p) for p in parameters])
         if head.startswith(_DML) and cursor.rowcount > 0:
             self.total_changes += cursor.rowcount
