@@ -20,10 +20,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/reelrank run
 
+# Tests that open homes of their own, run a second time with each home's control store on
+# PostgreSQL (tests/postgres.py; the control-store suite itself runs on both in the first pass).
+POSTGRES_TESTS := tests/test_generation_credits.py tests/test_generation_requests.py \
+	tests/test_generation_worker.py tests/test_inbox.py tests/test_dm_policy.py \
+	tests/test_api_dm.py tests/test_erase.py tests/test_home.py
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+	REELRANK_TEST_CONTROL=postgresql $(BIN)/python -m pytest -q $(POSTGRES_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

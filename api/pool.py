@@ -4,7 +4,8 @@ Opening a connection per request is cheap, but closing the last open connection 
 database checkpoints and removes the WAL file, and the next open recreates it: on a quiet
 server every request would pay that I/O (about 15 ms here, against 2 ms for the feed page
 itself). A pool keeps connections open; each is used by one request at a time (SQLite
-connections are not shared concurrently, only handed from thread to thread).
+connections are not shared concurrently, only handed from thread to thread). A PostgreSQL
+connection the server dropped is not kept: the next request opens a new one.
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ class ControlPool:
         try:
             yield con
         finally:
-            abandon(con)  # a request that failed mid-transaction
-            try:
-                self._idle.put_nowait(con)
-            except queue.Full:
+            if getattr(con, "broken", False):  # a PostgreSQL connection the server dropped
                 con.close()
+            else:
+                abandon(con)  # a request that failed mid-transaction
+                try:
+                    self._idle.put_nowait(con)
+                except queue.Full:
+                    con.close()
 
     def close(self) -> None:
         while True:

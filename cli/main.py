@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cli import server
+from cli.control import add_control_parser, control
 from reelrank.errors import ReelrankError
 
 __all__ = ["main"]
@@ -141,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
     revoke = verbs.add_parser("revoke", help="revoke a token")
     _home_arg(revoke)
     revoke.add_argument("token")
+
+    add_control_parser(sub, _home_arg)
 
     sub.add_parser("worker", add_help=False,
                    help="run the generation worker (see `reelrank worker --help`)")
@@ -289,6 +292,7 @@ _COMMANDS = {
     "import": _cmd_import,
     "serve": server.serve,
     "tokens": server.tokens,
+    "control": control,
 }
 
 

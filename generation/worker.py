@@ -44,6 +44,7 @@ from generation.publish import Embedded, publish
 from generation.queue import Job, claim, refuse, release, retry_or_fail
 from generation.rating import ContentClassifier, Rating, load_classifier, worst
 from ranking.directory import Directory, KnownItem
+from reelrank.control.connection import TRANSIENT_ERRORS
 from reelrank.home import DataHome
 
 __all__ = ["run_worker"]
@@ -78,6 +79,14 @@ class _Worker:
         self.con = home.control()
         self.lease_con = home.control()  # the lease keeper thread's
         self._directory: tuple[Path | None, Directory] = (None, Directory())
+
+    def reconnect(self) -> None:
+        """New control-store connections for those the server dropped (PostgreSQL)."""
+        for name in ("con", "lease_con"):
+            con = getattr(self, name)
+            if getattr(con, "broken", False):
+                con.close()
+                setattr(self, name, self.home.control())
 
     def directory(self) -> Directory:
         """The published snapshot's users and items, read again only when `latest` moves
@@ -182,7 +191,13 @@ def run_worker(home: DataHome, *, once: bool = False, poll_s: float = 1.0,
     outcomes: Counter[str] = Counter()
     try:
         while not worker.stop.is_set():
-            job = claim(worker.con, worker.settings, worker.worker_id, clock())
+            try:
+                job = claim(worker.con, worker.settings, worker.worker_id, clock())
+            except TRANSIENT_ERRORS as exc:  # a busy store, or a PostgreSQL server restarting
+                _log.warning("claiming a job failed (%s); retrying in %.1f s", exc, poll_s)
+                worker.reconnect()
+                worker.stop.wait(poll_s)
+                continue
             if job is None:
                 if once:
                     break

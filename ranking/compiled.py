@@ -135,9 +135,10 @@ def compiled_predict(model_file: Path, cache_dir: Path, threads: int = 1
         record.unlink(missing_ok=True)
         if attempt:
             raise CompiledRankerError(f"compiled ranker {library.name} refused: {problem}")
-    tmp_record = record.with_name(f".{record.name}.{uuid.uuid4().hex[:8]}")
-    tmp_record.write_text(json.dumps({**want, "library_sha256": have}))
-    os.replace(tmp_record, record)
+    if not trusted:  # a record already trusted is left as it is (the cache may be read-only)
+        tmp_record = record.with_name(f".{record.name}.{uuid.uuid4().hex[:8]}")
+        tmp_record.write_text(json.dumps({**want, "library_sha256": have}))
+        os.replace(tmp_record, record)
     # Load a private copy of exactly the bytes that were verified.
     with tempfile.TemporaryDirectory(prefix="reelrank-load-") as tmp:
         private = Path(tmp) / library.name

@@ -3,7 +3,8 @@
     HOME/
       warehouse.duckdb    raw inputs, quarantine, feature tables (DuckDB)
       control.sqlite      live state: settings, guardians, grants, inbox, queue, credits, tokens
-                          (`reelrank.control`)
+                          (`reelrank.control`); on a PostgreSQL server instead when
+                          `REELRANK_CONTROL_URL` names one
       models/             ranker artifacts, versioned
       indexes/            FAISS indexes
       snapshots/          published serving snapshots (read-only once published)
@@ -97,9 +98,15 @@ class DataHome:
             memory_limit=self.settings.duckdb_memory_limit,
         )
 
-    def control(self) -> Connection:
+    @property
+    def control_target(self) -> Path | str:
+        """Where the control store is: `control_url` when set, else `control_path`."""
+        url = self.settings.control_url
+        return url.get_secret_value() if url is not None else self.control_path
+
+    def control(self, *, read_only: bool = False) -> Connection:
         """A new control-store connection (`reelrank.control`); the caller closes it."""
-        return connect(self.control_path)
+        return connect(self.control_target, read_only=read_only)
 
     def rewrite_warehouse(self, timeout_s: float = 600.0) -> None:
         """Rewrite the warehouse file so that deleted rows leave its bytes too

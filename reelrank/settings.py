@@ -10,7 +10,7 @@ import importlib.util
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelrank.settings_live import LiveSettings
@@ -45,6 +45,22 @@ class Settings(LiveSettings, BaseSettings):
             "all-MiniLM-L6-v2, extracted into the data home on first use"
         ),
     )
+    control_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "the control store on a PostgreSQL server (a postgresql:// URL, which may hold a "
+            "password: kept out of reprs and logs), shared by API servers and workers on "
+            "several hosts; None means the home's control.sqlite"
+        ),
+    )
+
+    @field_validator("control_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+                ("postgresql://", "postgres://")):
+            raise ValueError("control_url must be a postgresql:// URL")
+        return value
 
     # Ingestion.
     clock_skew_s: int = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,8 +10,18 @@ import polars as pl
 import pytest
 
 from reelrank.home import DataHome
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _control_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`REELRANK_TEST_CONTROL=postgresql`: every home a test opens itself (and every server
+    it starts) keeps its control store on a fresh PostgreSQL schema instead of SQLite, to run
+    any part of the suite against that backend."""
+    if os.environ.get("REELRANK_TEST_CONTROL") == "postgresql":
+        monkeypatch.setenv("REELRANK_CONTROL_URL", request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ oldest queued wait over its threshold), and is still free while the queue keeps 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 from generation.requests import generation_status, submit_generation
 from generation.stubs import ScriptedBackend
 from generation.worker import run_worker
+from reelrank.control.connection import INTEGRITY_ERRORS
 from reelrank.control.connection import connect as open_control
 from reelrank.control.connection import stamp as iso
 from reelrank.control.connection import transaction as immediate
@@ -154,7 +154,7 @@ def test_no_double_charge_on_retry(tmp_path: Path) -> None:
         with immediate(con):
             assert charge(con, "u1", "r1", 2, now=now) == 2
     assert balance(con, "u1") == 3 and charged_for(con, "r1") == 2
-    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+    with pytest.raises(INTEGRITY_ERRORS, match="(?i)unique"):
         con.execute("INSERT INTO credit_ledger (user_id, delta, reason, request_id, created_at)"
                     " VALUES ('u1', -2, ?, 'r1', ?)", [CHARGE, iso(now)])
     assert refund(con, "r1", now=now) == 2 and refund(con, "r1", now=now) == 0
@@ -177,9 +177,9 @@ def test_the_store_keeps_the_ledger_append_only_and_non_negative(tmp_path: Path)
     con = make_home(tmp_path).control()
     add_credits(con, "u1", 1, now=START)
     for sql in ("UPDATE credit_ledger SET delta = 100", "DELETE FROM credit_ledger"):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
             con.execute(sql)
-    with pytest.raises(sqlite3.IntegrityError, match="negative"):
+    with pytest.raises(INTEGRITY_ERRORS, match="negative"):
         con.execute("INSERT INTO credit_ledger (user_id, delta, reason, request_id, created_at)"
                     " VALUES ('u1', -2, 'manual', NULL, ?)", [iso(START)])
 

@@ -3,7 +3,6 @@ status, and the item registry the serving side polls."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from generation.requests import (
 )
 from ranking.directory import Directory
 from reelrank.contracts import CONTRACTS
+from reelrank.control.connection import INTEGRITY_ERRORS
 from reelrank.control.connection import stamp as iso
 from reelrank.control.items import (
     drain_generated_items,
@@ -173,7 +173,7 @@ def test_drain_shapes_rows_as_the_items_contract(home: DataHome) -> None:
 def test_migration_adds_user_blocks(tmp_path: Path) -> None:
     con = DataHome.open(tmp_path / "h").control()
     con.execute("INSERT INTO user_blocks VALUES ('u1', 'u2', ?)", [iso(NOW)])
-    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+    with pytest.raises(INTEGRITY_ERRORS, match="(?i)unique"):
         con.execute("INSERT INTO user_blocks VALUES ('u1', 'u2', ?)", [iso(NOW)])
 
 

@@ -1,5 +1,6 @@
 """A scratch data home for an in-process simulation: the real home's published artefacts,
-read through links, and a private copy of its control store.
+read through links, and a private copy of its control store (a SQLite file, whichever backend
+the real one is on).
 
 Simulated people post events, claim scroll allowance and get served; written into the real
 control store, those events would be drained into the next nightly run as if real people
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from reelrank.control.connection import connect, dialect
+from reelrank.control.transfer import copy_store
 from reelrank.home import DataHome
 
 __all__ = ["sandbox"]
@@ -25,12 +28,20 @@ __all__ = ["sandbox"]
 _SHARED = ("snapshots", "feeds", "models", "indexes", "media", "worlds")
 
 
-def _copy_control(source: Path, target: Path) -> None:
-    """A consistent copy of a live SQLite store (the backup API, not a file copy, so a
-    server writing it meanwhile leaves no torn page). SQLite-specific, as the store is."""
-    with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
-            closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
+def _copy_control(home: DataHome, target: Path) -> None:
+    """A consistent copy of the live store: SQLite's backup API (not a file copy, so a server
+    writing it meanwhile leaves no torn page), or a PostgreSQL store's rows copied into a
+    freshly migrated SQLite one (`control.transfer`)."""
+    source = home.control(read_only=True)
+    try:
+        if dialect(source) == "sqlite":
+            with closing(sqlite3.connect(target)) as dst:
+                source.backup(dst)  # type: ignore[attr-defined]
+            return
+        with closing(connect(target)) as dst:
+            copy_store(source, dst)
+    finally:
+        source.close()
 
 
 @contextmanager
@@ -41,5 +52,6 @@ def sandbox(home: DataHome) -> Iterator[DataHome]:
         root.mkdir()
         for name in _SHARED:
             (root / name).symlink_to(home.dir(name), target_is_directory=True)
-        _copy_control(home.control_path, root / "control.sqlite")
-        yield DataHome.open(root, settings=home.settings.model_copy(update={"home": root}))
+        _copy_control(home, root / "control.sqlite")
+        yield DataHome.open(root, settings=home.settings.model_copy(
+            update={"home": root, "control_url": None}))

@@ -1,20 +1,21 @@
 """The control store's connection: what every control-plane function takes, how one is opened,
 the one transaction helper, and the one timestamp format.
 
-SQLite in WAL mode, so the API's writers and the pipeline's readers do not block each other,
-with `synchronous=FULL` because an acknowledged event or grant change must survive a crash.
+SQLite in WAL mode by default, so the API's writers and the pipeline's readers do not block
+each other, with `synchronous=FULL` because an acknowledged event or grant change must
+survive a crash. PostgreSQL when `connect` is given a `postgresql://` URL (the setting
+`REELRANK_CONTROL_URL`), for processes on several hosts: `postgres` adapts its connection to
+the same `Connection` and `schema_pg` spells the same migrations.
 
 Every function in `reelrank.control` takes a `Connection` first: the structural type below,
 which a `sqlite3.Connection` opened by `connect` already is. The SQL in the concern modules is
 kept to a portable subset (`?` placeholders, `ON CONFLICT ... DO NOTHING` / `DO UPDATE`,
-`RETURNING`, no SQLite functions except where a module's docstring names one), so a second
-backend (PostgreSQL, for several API hosts) is a job for this module and `schema`: an adapter
-that satisfies `Connection` over a psycopg connection (rewriting `?` to `%s`), its own
-`connect`, and the transaction start below. Callers, which get their connection from
-`DataHome.control()` or the API's `ControlPool`, would not change.
+`RETURNING`, no SQLite functions except where a module's docstring names one), which the
+PostgreSQL adapter translates where it must. Callers get their connection from
+`DataHome.control()` or the API's `ControlPool` and do not know which backend it is.
 
-SQLite-specific here: the PRAGMAs in `connect`, `BEGIN IMMEDIATE` in `transaction`,
-`wal_checkpoint` in `compact`, and `sqlite3.OperationalError` as the store's transient error.
+SQLite's spelling here, which the PostgreSQL adapter maps: the PRAGMAs in `connect`, `BEGIN
+IMMEDIATE` and `BEGIN DEFERRED` in `transaction`; `compact` is SQLite's alone.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from reelrank.control.schema import CONTROL_MIGRATIONS
 from reelrank.migrate import apply_migrations
 
 __all__ = [
+    "INTEGRITY_ERRORS",
     "TRANSIENT_ERRORS",
     "Connection",
     "Cursor",
@@ -37,14 +39,30 @@ __all__ = [
     "chunks",
     "compact",
     "connect",
+    "dialect",
     "marks",
     "rows_as_dicts",
     "stamp",
     "transaction",
 ]
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _postgres_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    try:
+        import psycopg
+    except ImportError:  # the PostgreSQL backend is an extra: `pip install 'reelrank[postgres]'`
+        return (), ()
+    return (psycopg.OperationalError,), (psycopg.IntegrityError,)
+
+
 # A busy or briefly unavailable store: worth retrying later rather than failing a job over.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError,
+                                                 *_postgres_errors()[0])
+# A row a key, check or the ledger's guards refused.
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,
+                                                 *_postgres_errors()[1])
 
 # Lists longer than this go to `IN (...)` in parts (SQLite's default limit is 32766 bound
 # parameters; parts keep each statement small).
@@ -70,6 +88,11 @@ class Connection(Protocol):
     @property
     def in_transaction(self) -> bool: ...
 
+    @property
+    def total_changes(self) -> int:
+        """Rows inserted, updated or deleted on this connection since it opened."""
+        ...
+
     def execute(self, sql: str, parameters: Sequence[object] = ..., /) -> Cursor: ...
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[object]], /) -> Cursor: ...
@@ -77,9 +100,12 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
-def connect(path: Path, *, read_only: bool = False) -> Connection:
-    """Open (creating and migrating if needed) the control store at `path`. `read_only`
-    opens an existing store as it is, for tools that inspect another home."""
+def connect(path: Path | str, *, read_only: bool = False) -> Connection:
+    """Open (creating and migrating if needed) the control store at `path`: a SQLite file,
+    or a `postgresql://` URL. `read_only` opens an existing store as it is, for tools that
+    inspect another home."""
+    if isinstance(path, str) and path.startswith(POSTGRES_SCHEMES):
+        return _connect_postgres(path, read_only=read_only)
     if read_only:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0,
                                isolation_level=None, check_same_thread=False)
@@ -95,6 +121,32 @@ def connect(path: Path, *, read_only: bool = False) -> Connection:
     return con
 
 
+def _connect_postgres(url: str, *, read_only: bool) -> Connection:
+    try:
+        from reelrank.control.postgres import WRITE_LOCK_KEY, connect_postgres
+        from reelrank.control.schema_pg import PG_CONTROL_MIGRATIONS
+    except ImportError as exc:
+        raise ImportError("a PostgreSQL control store needs psycopg: "
+                          "pip install 'reelrank[postgres]'") from exc
+    con = connect_postgres(url)
+    if read_only:
+        con.raw.execute("SET default_transaction_read_only = on")
+        return con
+    # Processes starting at once migrate one after another (a session lock, not the
+    # store's write lock, which migrations' own transactions would then wait on).
+    con.raw.execute("SELECT pg_advisory_lock(%s)", [WRITE_LOCK_KEY + 1])
+    try:
+        apply_migrations(con, PG_CONTROL_MIGRATIONS, "control store")
+    finally:
+        con.raw.execute("SELECT pg_advisory_unlock(%s)", [WRITE_LOCK_KEY + 1])
+    return con
+
+
+def dialect(con: Connection) -> str:
+    """`sqlite` or `postgresql`: which backend `con` talks to."""
+    return str(getattr(con, "dialect", "sqlite"))
+
+
 @contextmanager
 def transaction(con: Connection, *, read_only: bool = False) -> Iterator[Connection]:
     """One transaction, committed on the way out and rolled back if the block raises.
@@ -104,10 +156,10 @@ def transaction(con: Connection, *, read_only: bool = False) -> Iterator[Connect
     check the balance, then charge; read the served count, then add to it), and holding the
     lock from the first read is what keeps the read true at the write, across any number of
     API and worker processes. A backend with row locks must give the same promise (e.g.
-    SERIALIZABLE). `read_only`: a plain `BEGIN`, so several reads see one moment of the
+    SERIALIZABLE). `read_only`: a deferred `BEGIN`, so several reads see one moment of the
     store without taking the write lock.
     """
-    con.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    con.execute("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
     try:
         yield con
     except BaseException:
@@ -119,7 +171,10 @@ def transaction(con: Connection, *, read_only: bool = False) -> Iterator[Connect
 def compact(con: Connection) -> bool:
     """Copy the write-ahead log into the store and truncate it, so that bytes the store has
     since overwritten (an IP dropped at drain, an erased user's rows) are not left in old
-    log frames either; False when a reader kept it from finishing (the next call retries)."""
+    log frames either; False when a reader kept it from finishing (the next call retries).
+    On PostgreSQL the server's own vacuum reclaims dead rows; nothing to do here."""
+    if dialect(con) != "sqlite":
+        return True
     busy, _log, _done = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     return not busy
 

@@ -14,8 +14,8 @@ type and time as columns, indexed by (user_id, seq), for reading one user's rece
 Once drained, a row keeps its key (so a re-sent event is still recognised) but loses its raw
 IP, which only ingestion needs; it is forgotten `inbox_keep_days` after.
 
-SQLite-specific: `json_remove(payload, '$.ip')` in `mark_drained` (PostgreSQL: `payload::jsonb
-- 'ip'`).
+SQLite-specific: `json_remove(payload, '$.ip')` in `mark_drained` (the PostgreSQL adapter
+spells it `payload::jsonb - 'ip'`).
 """
 
 from __future__ import annotations

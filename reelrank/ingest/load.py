@@ -14,7 +14,6 @@ file never undoes a live change such as a cameo revocation.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ import duckdb
 import polars as pl
 
 from reelrank.contracts import IdDomain, Kind, TableContract
+from reelrank.control.connection import Connection
 from reelrank.control.erasure import all_erased
 from reelrank.control.imports import upsert
 from reelrank.control.user_settings import chat_opted_in
@@ -109,7 +109,7 @@ def _record_json(raw: pl.DataFrame, first_record_no: int, numbers: pl.Series,
 
 def load_batch(
     con: duckdb.DuckDBPyConnection,
-    control: sqlite3.Connection,
+    control: Connection,
     contract: TableContract,
     batch: RawBatch,
     *,
@@ -189,13 +189,13 @@ def load_batch(
     return result
 
 
-def _opted_in(control: sqlite3.Connection, records: pl.DataFrame) -> pl.Expr:
+def _opted_in(control: Connection, records: pl.DataFrame) -> pl.Expr:
     """Whether each record's `user_id` has chat personalization on (false when unknown)."""
     users = pl.Series(chat_opted_in(control), dtype=records.schema["user_id"], strict=False)
     return pl.col("user_id").is_in(users.implode()).fill_null(False)
 
 
-def _consented_chats(control: sqlite3.Connection, chats: pl.DataFrame
+def _consented_chats(control: Connection, chats: pl.DataFrame
                      ) -> tuple[pl.DataFrame, int]:
     """Only chats of users with chat personalization on are kept. The others are neither
     loaded nor quarantined (quarantine would keep the text): they are counted, not stored."""
@@ -203,7 +203,7 @@ def _consented_chats(control: sqlite3.Connection, chats: pl.DataFrame
     return kept, chats.height - kept.height
 
 
-def _withheld(control: sqlite3.Connection, contract: TableContract, bad: pl.DataFrame
+def _withheld(control: Connection, contract: TableContract, bad: pl.DataFrame
               ) -> tuple[str, pl.Series] | None:
     """(field, record numbers) of quarantined records whose private text must not be kept:
     a bad chat is quarantined with its text only if its user is opted in."""
@@ -213,7 +213,7 @@ def _withheld(control: sqlite3.Connection, contract: TableContract, bad: pl.Data
     return field, bad.filter(~_opted_in(control, bad))[_NO]
 
 
-def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
+def _write_good(con: duckdb.DuckDBPyConnection, control: Connection,
                 contract: TableContract, good: pl.DataFrame, geo: GeoResolver) -> int:
     if good.is_empty():
         return 0
@@ -254,7 +254,7 @@ def _write_good(con: duckdb.DuckDBPyConnection, control: sqlite3.Connection,
 _ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
-def _write_control(control: sqlite3.Connection, contract: TableContract, good: pl.DataFrame
+def _write_control(control: Connection, contract: TableContract, good: pl.DataFrame
                    ) -> int:
     text = good.with_columns(
         pl.col(c).dt.strftime(_ISO) for c, t in good.schema.items() if isinstance(t, pl.Datetime))

@@ -1,5 +1,6 @@
-"""A fresh, migrated control store per test (a file, not `:memory:`, so tests that need a
-second connection get one on the same store)."""
+"""A fresh, migrated control store per test, on each backend: a SQLite file (not
+`:memory:`, so tests that need a second connection get one on the same store) and a fresh
+schema on a PostgreSQL server (`tests.postgres`)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from reelrank.control import Connection, connect
 NOW = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "control.sqlite"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where the store is: what `connect` takes, for a second connection to it."""
+    if request.param == "sqlite":
+        return tmp_path / "control.sqlite"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
-def con(path: Path) -> Iterator[Connection]:
-    con = connect(path)
+def con(store: Path | str) -> Iterator[Connection]:
+    con = connect(store)
     try:
         yield con
     finally:

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from reelrank.control import Connection
+from reelrank.control.connection import dialect
 from reelrank.control.inbox import accept_events, mark_drained, prune_drained, undrained
 from reelrank.errors import ConflictError
 from tests.control.conftest import NOW
@@ -59,6 +60,8 @@ def test_an_event_id_is_its_users_own(con: Connection) -> None:
     assert rows == [("u1", "e1", "v1", "like", "2026-05-01T09:00:00.000000Z"),
                     ("u2", "e1", "v1", "like", "2026-05-01T09:00:00.000000Z")]
     # the live feed's read: one user's events in order, by index
+    if dialect(con) != "sqlite":
+        return
     plan = " ".join(r[-1] for r in con.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM event_inbox WHERE user_id = ? AND seq > ?",
         ["u1", 0]).fetchall())

@@ -23,7 +23,7 @@ def test_counts_add_up_per_user_and_day(con: Connection) -> None:
     assert served_today(con, ["kid", "other"], "2026-05-02") == {"kid": 1}
 
 
-def test_two_threads_claiming_at_once_never_exceed_the_limit(path: Path, con: Connection
+def test_two_threads_claiming_at_once_never_exceed_the_limit(store: Path | str, con: Connection
                                                              ) -> None:
     link(con, "mum", "kid", now=NOW)
     update_rules(con, "kid", {"scroll_limit": 25}, now=NOW)
@@ -32,7 +32,7 @@ def test_two_threads_claiming_at_once_never_exceed_the_limit(path: Path, con: Co
     start = threading.Barrier(2)
 
     def scroll() -> None:
-        own = connect(path)  # one connection per thread, as the API's pool hands them out
+        own = connect(store)  # one connection per thread, as the API's pool hands them out
         try:
             start.wait()
             for _ in range(20):
