@@ -1,8 +1,10 @@
 """Benchmark: GET /v1/feed under an open-loop load, against a real `reelrank serve`.
 
-    .venv/bin/python bench/bench_api.py --home bench/out/scale-1m --rate 200 --duration 30
+    .venv/bin/python bench/bench_api.py --home bench/out/scale-1m --rate 200 --duration 30 \
+        [--workers 2] [--precomputed | --online]
 
-Starts the server on HOME (a free port on 127.0.0.1), issues user tokens for --users random
+Starts the server on HOME (a free port on 127.0.0.1; `--workers N` server processes, each
+waited for until its /readyz says ready), issues user tokens for --users random
 active users (revoked again at the end), then sends GET /v1/feed at --rate requests per
 second for --duration seconds, open loop: request k is due at start + k/rate whether or not
 earlier ones have answered, and its latency is counted from when it was due, so a server
@@ -14,10 +16,10 @@ users are ranked one at a time with `Engine.rank` (the policy's live state read 
 and served with `FeedService.page` (what the endpoint calls), for the ratio of the HTTP p50
 to the in-process p50.
 
-Prints a JSON report and a markdown row
-`| catalog | users | target rps | achieved rps | p50 ms | p99 ms | errors | rank p50 ms |
-http p50 / rank p50 |`. The load generator runs on the same machine as the server and
-competes with it for CPU; on a small machine its figures are a floor, not a ceiling.
+Prints a JSON report and a markdown row `| catalog | users | workers | target rps |
+achieved rps | p50 ms | p99 ms | errors | rank p50 ms | http p50 / rank p50 |`. The load
+generator runs on the same machine as the server and competes with it for CPU; on a small
+machine its figures are a floor, not a ceiling.
 --smoke: two seconds at 20/s on a copy of the tiny home (`bench/_smoke.py`).
 """
 
@@ -61,18 +63,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve(home: DataHome, port: int, log: Path, ready_timeout_s: float) -> subprocess.Popen:
+def _serve(home: DataHome, port: int, log: Path, ready_timeout_s: float, workers: int
+           ) -> subprocess.Popen:
     server = subprocess.Popen(
         [REELRANK, "serve", "--home", str(home.root), "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
+         "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
         stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + ready_timeout_s
+    loaded: set[str] = set()  # each worker process loads at its own instant
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"server exited {server.returncode}: {log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                return server
+            got = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+            if got.status_code == 200:
+                loaded.add(got.json()["loaded_at"])
+                if len(loaded) >= workers:  # (each probe's fresh connection may reach
+                    return server           # a worker not heard from yet)
         except httpx.TransportError:
             pass
         time.sleep(0.5)
@@ -81,9 +88,12 @@ def _serve(home: DataHome, port: int, log: Path, ready_timeout_s: float) -> subp
 
 
 def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) process `pid` has used so far."""
+    """CPU seconds (user + system) process `pid` and its live descendants (the worker
+    processes of `--workers N`) have used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") \
+        + sum(_cpu_s(int(child)) for child in children)
 
 
 async def _drive(url: str, tokens: list[str], rate: float, duration_s: float, limit: int,
@@ -162,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=None,
                         help="a home with snapshots/latest (--smoke: a copy of the tiny one)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (`reelrank serve --workers`)")
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load")
     parser.add_argument("--users", type=int, default=100, help="active users with tokens")
@@ -173,8 +185,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="in-process passes over the users (the first is warm-up)")
     parser.add_argument("--ready-timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precomputed", action="store_true",
-                        help="draw users from those with a precomputed page")
+    drawn = parser.add_mutually_exclusive_group()
+    drawn.add_argument("--precomputed", action="store_true",
+                       help="draw users from those with a precomputed page")
+    drawn.add_argument("--online", action="store_true",
+                       help="draw users from those without one (every page ranked online)")
     # --smoke: a few seconds of load on a private copy of the tiny home (tokens are written
     # to its control store); its active users have precomputed pages, the cold ones do not.
     args = parse_args(parser, {"rate": 20.0, "duration": 2.0, "users": 10, "cold_users": 3,
@@ -192,11 +207,13 @@ def _run(args: argparse.Namespace, home: DataHome) -> int:
     seen = pl.read_parquet(snap_dir / "seen.parquet", columns=["user_id"])
     active = seen["user_id"].unique().sort().to_list()
     feeds = home.dir("feeds") / snap_dir.name
-    if args.precomputed and feeds.is_dir():
+    if (args.precomputed or args.online) and feeds.is_dir():
         # As in production, where the nightly batch scored every active user: the users
-        # with a precomputed page for this snapshot (bench/precompute_feeds.py).
-        active = pl.read_parquet(feeds / "*.parquet", columns=["user_id"])[
-            "user_id"].unique().sort().to_list()
+        # with a precomputed page for this snapshot (bench/precompute_feeds.py); --online:
+        # the others, whose every page is ranked online.
+        pre = set(pl.read_parquet(feeds / "*.parquet", columns=["user_id"])["user_id"]
+                  .to_list())
+        active = sorted(pre) if args.precomputed else [u for u in active if u not in pre]
     rng = np.random.default_rng(args.seed)
     users = [active[i] for i in rng.choice(len(active), min(args.users, len(active)),
                                            replace=False)]
@@ -208,7 +225,8 @@ def _run(args: argparse.Namespace, home: DataHome) -> int:
 
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        server = _serve(home, port, Path(tmp) / "server.log", args.ready_timeout)
+        server = _serve(home, port, Path(tmp) / "server.log", args.ready_timeout,
+                        args.workers)
         try:
             latencies, statuses, kinds, by_kind, elapsed, cpu = asyncio.run(_drive(
                 f"http://127.0.0.1:{port}", tokens, args.rate, args.duration, args.limit,
@@ -225,7 +243,8 @@ def _run(args: argparse.Namespace, home: DataHome) -> int:
     ok = statuses.get(200, 0)
     report = {
         "home": str(home.root), "catalog_items": local["catalog_items"],
-        "users": len(users), "cold_users": len(cold), "target_rps": args.rate,
+        "users": len(users), "cold_users": len(cold), "workers": args.workers,
+        "target_rps": args.rate,
         "duration_s": args.duration, "requests": sum(statuses.values()), "ok": ok,
         "errors": sum(statuses.values()) - ok, "statuses": {str(k): v for k, v in
                                                             statuses.items()},
@@ -240,10 +259,11 @@ def _run(args: argparse.Namespace, home: DataHome) -> int:
     report["http_p50_over_rank_p50"] = report["http_p50_ms"] / local["engine_rank_p50_ms"]
     report["http_p50_over_feed_page_p50"] = report["http_p50_ms"] / local["feed_page_p50_ms"]
     print(json.dumps(report, indent=2, default=float))
-    print("| catalog | users | target rps | achieved rps | p50 ms | p99 ms | errors | "
+    print("| catalog | users | workers | target rps | achieved rps | p50 ms | p99 ms | errors | "
           "rank p50 ms | http p50 / rank p50 |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    print(f"| {report['catalog_items']:,} items | {len(users) + len(cold)} | {args.rate:g} | "
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| {report['catalog_items']:,} items | {len(users) + len(cold)} | {args.workers} | "
+          f"{args.rate:g} | "
           f"{report['achieved_rps']:g} | {report['http_p50_ms']:.1f} | "
           f"{report['http_p99_ms']:.1f} | {report['errors']} | "
           f"{local['engine_rank_p50_ms']:.1f} | {report['http_p50_over_rank_p50']:.2f} |")
