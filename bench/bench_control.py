@@ -14,7 +14,8 @@ Operations (each on a store holding `--grants` live cameo grants):
             writer commits per batch)
 
 Without `--postgres-url` a throwaway PostgreSQL server is started with `.ci/postgres`
-(where one is installed), with fsync on. Each figure is the median of `--repeats` runs of `--seconds`.
+(where one is installed), with fsync on; `--smoke` (a fraction of a second per figure) uses
+`REELRANK_TEST_POSTGRES_URL` when set and else SQLite alone. Each figure is the median of `--repeats` runs of `--seconds`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _smoke import parse_args
 
 from ranking.policy import claim_served, read_live
 from reelrank.control.connection import connect
@@ -102,9 +105,11 @@ def _run(target: str, operation: str, processes: int, seconds: float) -> dict[st
             "p99_ms": lat[int(len(lat) * 0.99)] * 1e3}
 
 
-def _postgres(args: argparse.Namespace, stack: list[str]) -> str:
+def _postgres(args: argparse.Namespace, stack: list[str]) -> str | None:
     if args.postgres_url:
         return args.postgres_url
+    if args.smoke:
+        return os.environ.get("REELRANK_TEST_POSTGRES_URL")
     directory = tempfile.mkdtemp(prefix="reelrank-bench-pg-")
     # fsync on, as SQLite's synchronous=FULL is: a commit is on disk when acknowledged.
     url = subprocess.run([str(ROOT / ".ci" / "postgres"), "start", directory], check=True,
@@ -122,20 +127,22 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--grants", type=int, default=100_000)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, {"processes": [1], "seconds": 0.2, "repeats": 1, "grants": 300,
+                               "json": True})
     started: list[str] = []
     results: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            targets = {"sqlite": str(Path(tmp) / "control.sqlite")}
             pg = _postgres(args, started)
-            import psycopg
+            if pg is not None:
+                import psycopg
 
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(pg, autocommit=True) as admin:
-                admin.execute(f"CREATE SCHEMA {schema}")
-            sep = "&" if "?" in pg else "?"
-            targets = {"sqlite": str(Path(tmp) / "control.sqlite"),
-                       "postgresql": f"{pg}{sep}options=-csearch_path%3D{schema}"}
+                schema = f"bench_{uuid.uuid4().hex[:8]}"
+                with psycopg.connect(pg, autocommit=True) as admin:
+                    admin.execute(f"CREATE SCHEMA {schema}")
+                sep = "&" if "?" in pg else "?"
+                targets["postgresql"] = f"{pg}{sep}options=-csearch_path%3D{schema}"
             for backend, target in targets.items():
                 print(f"{backend}: preparing {args.grants} grants", file=sys.stderr)
                 _prepare(target, args.grants, 64)
