@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 from _smoke import parse_args
 
 from ranking.policy import claim_served, read_live
-from reelrank.control.connection import connect
+from reelrank.control.connection import connect, transaction
 from reelrank.control.grants import grant, live_to
-from reelrank.control.guardians import link
+from reelrank.control.guardians import link, update_rules
 from reelrank.control.history import record
 
 OPERATIONS = ("policy", "consent", "claim", "history")
@@ -50,14 +50,12 @@ OPERATIONS = ("policy", "consent", "claim", "history")
 def _prepare(target: str, grants: int, users: int) -> None:
     con = connect(target)
     now = datetime.now(UTC)
-    con.execute("BEGIN")
-    for n in range(grants):
-        grant(con, f"o{n % 5000}", f"c{n // 5000}-{n % 997}", now=now)
-    con.execute("COMMIT")
+    with transaction(con):
+        for n in range(grants):
+            grant(con, f"o{n % 5000}", f"c{n // 5000}-{n % 997}", now=now)
     for n in range(users):
         link(con, f"parent{n}", f"kid{n}", now=now)
-        con.execute("UPDATE guardians SET scroll_limit = 1000000000 WHERE child_id = ?",
-                    [f"kid{n}"])
+        update_rules(con, f"kid{n}", {"scroll_limit": 1_000_000_000}, now=now)
     con.close()
 
 
@@ -81,9 +79,8 @@ def _worker(target: str, operation: str, seconds: float, worker: int,
             rid = uuid.uuid4().hex
             rows = [(f"u{worker}", f"i{n}-{p}", now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), rid, p)
                     for p in range(1, 21)]
-            con.execute("BEGIN IMMEDIATE")
-            record(con, rows)
-            con.execute("COMMIT")
+            with transaction(con):
+                record(con, rows)
         latencies.append(time.perf_counter() - started)
         n += 1
     con.close()
