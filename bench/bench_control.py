@@ -14,7 +14,8 @@ Operations (each on a store holding `--grants` live cameo grants):
             writer commits per batch)
 
 Without `--postgres-url` a throwaway PostgreSQL server is started with `.ci/postgres`
-(where one is installed), with fsync on. Each figure is the median of `--repeats` runs of `--seconds`.
+(where one is installed), with fsync on; `--smoke` (a fraction of a second per figure) uses
+`REELRANK_TEST_POSTGRES_URL` when set and else SQLite alone. Each figure is the median of `--repeats` runs of `--seconds`.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _smoke import parse_args
+
 from ranking.policy import claim_served, read_live
-from reelrank.control.connection import connect
+from reelrank.control.connection import connect, transaction
 from reelrank.control.grants import grant, live_to
-from reelrank.control.guardians import link
+from reelrank.control.guardians import link, update_rules
 from reelrank.control.history import record
 
 OPERATIONS = ("policy", "consent", "claim", "history")
@@ -47,14 +50,12 @@ OPERATIONS = ("policy", "consent", "claim", "history")
 def _prepare(target: str, grants: int, users: int) -> None:
     con = connect(target)
     now = datetime.now(UTC)
-    con.execute("BEGIN")
-    for n in range(grants):
-        grant(con, f"o{n % 5000}", f"c{n // 5000}-{n % 997}", now=now)
-    con.execute("COMMIT")
+    with transaction(con):
+        for n in range(grants):
+            grant(con, f"o{n % 5000}", f"c{n // 5000}-{n % 997}", now=now)
     for n in range(users):
         link(con, f"parent{n}", f"kid{n}", now=now)
-        con.execute("UPDATE guardians SET scroll_limit = 1000000000 WHERE child_id = ?",
-                    [f"kid{n}"])
+        update_rules(con, f"kid{n}", {"scroll_limit": 1_000_000_000}, now=now)
     con.close()
 
 
@@ -78,9 +79,8 @@ def _worker(target: str, operation: str, seconds: float, worker: int,
             rid = uuid.uuid4().hex
             rows = [(f"u{worker}", f"i{n}-{p}", now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), rid, p)
                     for p in range(1, 21)]
-            con.execute("BEGIN IMMEDIATE")
-            record(con, rows)
-            con.execute("COMMIT")
+            with transaction(con):
+                record(con, rows)
         latencies.append(time.perf_counter() - started)
         n += 1
     con.close()
@@ -102,9 +102,11 @@ def _run(target: str, operation: str, processes: int, seconds: float) -> dict[st
             "p99_ms": lat[int(len(lat) * 0.99)] * 1e3}
 
 
-def _postgres(args: argparse.Namespace, stack: list[str]) -> str:
+def _postgres(args: argparse.Namespace, stack: list[str]) -> str | None:
     if args.postgres_url:
         return args.postgres_url
+    if args.smoke:
+        return os.environ.get("REELRANK_TEST_POSTGRES_URL")
     directory = tempfile.mkdtemp(prefix="reelrank-bench-pg-")
     # fsync on, as SQLite's synchronous=FULL is: a commit is on disk when acknowledged.
     url = subprocess.run([str(ROOT / ".ci" / "postgres"), "start", directory], check=True,
@@ -122,20 +124,22 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--grants", type=int, default=100_000)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, {"processes": [1], "seconds": 0.2, "repeats": 1, "grants": 300,
+                               "json": True})
     started: list[str] = []
     results: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            targets = {"sqlite": str(Path(tmp) / "control.sqlite")}
             pg = _postgres(args, started)
-            import psycopg
+            if pg is not None:
+                import psycopg
 
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(pg, autocommit=True) as admin:
-                admin.execute(f"CREATE SCHEMA {schema}")
-            sep = "&" if "?" in pg else "?"
-            targets = {"sqlite": str(Path(tmp) / "control.sqlite"),
-                       "postgresql": f"{pg}{sep}options=-csearch_path%3D{schema}"}
+                schema = f"bench_{uuid.uuid4().hex[:8]}"
+                with psycopg.connect(pg, autocommit=True) as admin:
+                    admin.execute(f"CREATE SCHEMA {schema}")
+                sep = "&" if "?" in pg else "?"
+                targets["postgresql"] = f"{pg}{sep}options=-csearch_path%3D{schema}"
             for backend, target in targets.items():
                 print(f"{backend}: preparing {args.grants} grants", file=sys.stderr)
                 _prepare(target, args.grants, 64)
