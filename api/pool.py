@@ -14,7 +14,7 @@ import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from reelrank.control.connection import Connection, abandon
+from reelrank.control.connection import TRANSIENT_ERRORS, Connection, abandon
 from reelrank.home import DataHome
 
 __all__ = ["ControlPool"]
@@ -34,14 +34,19 @@ class ControlPool:
         try:
             yield con
         finally:
-            if getattr(con, "broken", False):  # a PostgreSQL connection the server dropped
-                con.close()
-            else:
+            self._give_back(con)
+
+    def _give_back(self, con: Connection) -> None:
+        """Back to the pool if it is still good: not a PostgreSQL connection the server
+        dropped, nor one whose failed transaction cannot even be rolled back."""
+        if not getattr(con, "broken", False):
+            try:
                 abandon(con)  # a request that failed mid-transaction
-                try:
-                    self._idle.put_nowait(con)
-                except queue.Full:
-                    con.close()
+                self._idle.put_nowait(con)
+                return
+            except (queue.Full, *TRANSIENT_ERRORS):
+                pass
+        con.close()
 
     def close(self) -> None:
         while True:

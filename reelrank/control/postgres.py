@@ -25,7 +25,9 @@ compared or written (an id column: text; a count: integer). Values read back fro
 column (by name: `user_id`, `item_id`, `owner_id`, ...) that are a canonical integer come
 back as ints, as they went in; aggregates come back as ints or floats, booleans as 0 or 1.
 The one case this cannot tell apart: a home with text ids that are all digits (`"0042"` is
-fine, `"42"` comes back as 42).
+fine, `"42"` comes back as 42). Where a query orders by an id column, text ids sort as text
+("10" before "2"); nothing served depends on that order. Text with a NUL character is
+refused (`ContractError`): PostgreSQL cannot store it.
 """
 
 from __future__ import annotations
@@ -39,13 +41,15 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from reelrank.errors import ContractError
+
 __all__ = ["ID_COLUMNS", "PgConnection", "connect_postgres", "translate"]
 
 # The columns that hold a user's, an item's or an event's id (see the module docstring).
 ID_COLUMNS = frozenset({
     "user_id", "owner_id", "grantee_id", "creator_id", "child_id", "guardian_id",
-    "blocked_id", "subject_id", "requester_id", "item_id", "remix_of", "event_id",
-})
+    "blocked_id", "subject_id", "requester_id", "item_id", "remix_of",
+})  # not event_id: the inbox keys an event id by its text (`inbox.accept_events`)
 
 # One key for the store's write lock (`pg_advisory_xact_lock`): any 64-bit constant that no
 # other application sharing the database uses; this one is b"reelrank" as an integer.
@@ -82,6 +86,11 @@ def translate(sql: str) -> str:
 
 
 def _param(value: object) -> object:
+    if isinstance(value, str) and ("\x00" in value or "\\u0000" in value):
+        # PostgreSQL text holds no NUL character (nor jsonb its escape): a clear refusal
+        # (422 over HTTP) instead of a server error from the driver.
+        raise ContractError("text with a NUL character cannot be stored in the PostgreSQL "
+                            "control store")
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, int):

@@ -72,8 +72,13 @@ def claim_next(con: Connection, worker_id: str, *, now: datetime, lease_until: d
         "  WHERE (status = 'queued' AND (not_before IS NULL OR not_before <= ?)) "
         "     OR (status = 'running' AND lease_expires_at <= ?) "
         "  ORDER BY created_at, request_id LIMIT 1) "
+        # Again on the row itself: a server with row locks (PostgreSQL) re-checks this, not
+        # the subquery, when a lease renewal committed while this statement waited for it.
+        "AND ((status = 'queued' AND (not_before IS NULL OR not_before <= ?)) "
+        "     OR (status = 'running' AND lease_expires_at <= ?)) "
         "RETURNING request_id, requester_id, prompt, cameo_user_ids, remix_of, attempts",
-        [worker_id, stamp(lease_until), stamp(now), stamp(now), stamp(now)]))
+        [worker_id, stamp(lease_until), stamp(now), stamp(now), stamp(now), stamp(now),
+         stamp(now)]))
     if not rows:
         return None
     row = rows[0]

@@ -32,12 +32,35 @@ def _columns(con: Connection, table: str) -> list[str]:
     return [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
 
 
-def _advance_identities(con: Connection, table: str, columns: list[str]) -> None:
-    """After rows came in with their own seq: the next generated one follows them."""
+def _issued(con: Connection, table: str, column: str) -> int:
+    """The highest key `con` ever issued in `table` (a deleted newest row's included: a
+    poller that saw it must never see its number again), 0 when none."""
+    if dialect(con) == "sqlite":
+        row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+    else:
+        row = con.execute(f"SELECT pg_sequence_last_value(pg_get_serial_sequence("
+                          f"'{table}', '{column}'))").fetchone()
+    top = con.execute(f"SELECT max({column}) FROM {table}").fetchone()
+    return max(int(row[0]) if row and row[0] is not None else 0,
+               int(top[0]) if top[0] is not None else 0)
+
+
+def _continue_keys(source: Connection, target: Connection, table: str,
+                   columns: list[str]) -> None:
+    """The target's next generated key follows every key the source ever issued."""
     for column in ("seq", "entry_id"):
-        if column in columns and dialect(con) == "postgresql":
-            con.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                        f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)")
+        if column not in columns:
+            continue
+        issued = _issued(source, table, column)
+        if issued == 0:
+            continue
+        if dialect(target) == "sqlite":
+            target.execute("DELETE FROM sqlite_sequence WHERE name = ?", [table])
+            target.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
+                           [table, issued])
+        else:
+            target.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), ?)",
+                           [issued])
 
 
 def copy_store(source: Connection, target: Connection) -> dict[str, int]:
@@ -62,6 +85,6 @@ def copy_store(source: Connection, target: Connection) -> dict[str, int]:
                                   ).fetchall()
             target.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
                                f"VALUES ({marks(columns)})", rows)
-            _advance_identities(target, table, columns)
+            _continue_keys(source, target, table, columns)
             copied[table] = len(rows)
     return copied

@@ -85,3 +85,13 @@ def test_the_same_id_with_other_content_is_a_conflict_and_stores_nothing(
     with pytest.raises(ConflictError):
         accept_events(con, [{**event, "watch_ms": 5}], now=NOW)
     assert accept_events(con, [event], now=NOW) == (0, 1)
+
+
+def test_a_numeric_event_id_is_held_by_its_text_on_either_backend(con: Connection) -> None:
+    event = {"event_id": 7, "user_id": 3, "item_id": 9, "event_type": "like",
+             "ts": "2026-05-01T09:00:00+00:00"}
+    assert accept_events(con, [event], now=NOW) == (1, 0)
+    assert accept_events(con, [{**event, "event_id": "7"}], now=NOW) == (0, 1)
+    with pytest.raises(ConflictError, match="event_id"):
+        accept_events(con, [{**event, "event_type": "skip"}], now=NOW)
+    assert con.execute("SELECT count(*) FROM event_inbox").fetchone() == (1,)

@@ -38,3 +38,13 @@ def test_schema_statements_get_postgres_types() -> None:
                    "vectors BYTEA, CHECK (user_id IS DISTINCT FROM other_id))")
     with pytest.raises(ValueError, match="no PostgreSQL spelling"):
         pg_statement("CREATE TRIGGER x BEFORE DELETE ON t BEGIN SELECT 1; END")
+
+
+def test_text_postgres_cannot_store_is_refused_clearly() -> None:
+    from reelrank.control.postgres import _param
+    from reelrank.errors import ContractError
+
+    for text in ("a\x00b", '{"note": "a\\u0000b"}'):
+        with pytest.raises(ContractError, match="NUL"):
+            _param(text)
+    assert _param("plain") == "plain" and _param(7) == "7" and _param(True) == "1"

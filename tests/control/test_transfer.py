@@ -24,8 +24,11 @@ def _fill(con: Connection) -> None:
     add_credits(con, "u1", 5, now=NOW, reference="pay-1")
     with transaction(con):
         charge(con, "u1", "r1", 2, now=NOW)
-    accept_events(con, [{"event_id": "e1", "user_id": "u1", "item_id": "i1",
-                         "event_type": "like", "ts": "2026-05-01T09:00:00.000000Z"}], now=NOW)
+    event = {"user_id": "u1", "item_id": "i1", "event_type": "like",
+             "ts": "2026-05-01T09:00:00.000000Z"}
+    accept_events(con, [{**event, "event_id": "e1"}, {**event, "event_id": 7}], now=NOW)
+    # the newest inbox row is gone (as after a prune): its seq must not be issued again
+    con.execute("DELETE FROM event_inbox WHERE seq = (SELECT max(seq) FROM event_inbox)")
 
 
 def _everything(con: Connection) -> dict[str, list[tuple[object, ...]]]:
@@ -49,6 +52,12 @@ def test_a_store_copied_to_the_other_backend_and_back_is_the_same(
         add_credits(pg, "u1", 1, now=NOW)
         assert [e for (e,) in pg.execute("SELECT entry_id FROM credit_ledger ORDER BY 1")] \
             == [1, 2, 3]
+        for store in (pg, back):
+            accept_events(store, [{"event_id": "e9", "user_id": "u9", "item_id": "i1",
+                                   "event_type": "like", "ts": "2026-05-01T09:00:00.000000Z"}],
+                          now=NOW)
+            assert [s for (s,) in store.execute("SELECT seq FROM event_inbox ORDER BY 1")
+                    ] == [1, 3]
         with pytest.raises(ConflictError, match="already holds rows"):
             copy_store(sqlite, pg)
     finally:
