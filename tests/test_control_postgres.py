@@ -1,6 +1,6 @@
 """Two API servers, as on two hosts (each its own copy of the home's files), sharing one
 control store on a real PostgreSQL server: one scroll limit, one served history and one
-revocation between them.
+revocation between them, online and in the batch.
 
 The home's SQLite store is first moved onto PostgreSQL with `reelrank control copy`, as an
 operator would; both servers then run with `REELRANK_CONTROL_URL`."""
@@ -104,6 +104,23 @@ def test_two_servers_on_one_postgres_store_share_one_scroll_limit_and_revocation
         assert not gone & set(_ids(after.json()))
         listed = b.client(token(home_b, "user", owner)).get("/v1/cameos/grants").json()
         assert creator not in [g["grantee_id"] for g in listed["grants"]]
+
+    # The batch reads the same store: host B's shard step, scoring that viewer again (whose
+    # last night's list showed the cameo in its first 40), leaves the revoked cameo out.
+    from ranking.batch import score_shard
+    from ranking.engine import Engine
+    from ranking.snapshot.reader import ServingSnapshot
+
+    engine = Engine.load(ServingSnapshot.load(b_files.dir("snapshots") / "latest"),
+                         home_b.settings)
+    control = home_b.control()
+    try:
+        report = score_shard(engine, control, pl.Series("user_id", [viewer]), shard=0,
+                             out_dir=tmp_path / "feeds")
+    finally:
+        control.close()
+    batch = pl.read_parquet(report.path)["item_id"].to_list()
+    assert batch and not gone & set(batch)
 
 
 def test_the_simulators_sandbox_copies_a_postgres_store_and_writes_nothing_back(

@@ -57,12 +57,11 @@ def _postgres_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exceptio
     return (psycopg.OperationalError,), (psycopg.IntegrityError,)
 
 
+_PG_TRANSIENT, _PG_INTEGRITY = _postgres_errors()
 # A busy or briefly unavailable store: worth retrying later rather than failing a job over.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError,
-                                                 *_postgres_errors()[0])
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, *_PG_TRANSIENT)
 # A row a key, check or the ledger's guards refused.
-INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,
-                                                 *_postgres_errors()[1])
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, *_PG_INTEGRITY)
 
 # Lists longer than this go to `IN (...)` in parts (SQLite's default limit is 32766 bound
 # parameters; parts keep each statement small).
