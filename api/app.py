@@ -78,8 +78,11 @@ def create_app(home: DataHome, *, clock: Callable[[], datetime] = _utcnow) -> Fa
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=home.settings.api_max_body_bytes)
-    app.add_middleware(Admission, metrics=metrics, max_queued=home.settings.api_max_queued,
-                       retry_after_s=home.settings.api_retry_after_s)
+    settings = home.settings
+    app.add_middleware(Admission, metrics=metrics, max_queued=settings.api_max_queued,
+                       retry_after_s=settings.api_retry_after_s, slots=settings.api_feed_slots,
+                       shed_after_ms=settings.api_shed_after_ms,
+                       degrade_after_ms=settings.api_degrade_after_ms)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: sees every answer
     return app
 

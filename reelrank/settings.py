@@ -278,6 +278,13 @@ class Settings(LiveSettings, BaseSettings):
     api_max_queued: int = Field(
         default=32, ge=1, le=100_000, description="feed requests beyond this many waiting or "
         "running are refused at once with 503 and Retry-After")
+    api_feed_slots: int = Field(
+        default=2, ge=1, le=256, description="feed requests ranked at once per process; "
+        "the rest wait in the event loop (ranking holds the GIL: more at once only slows "
+        "each and starves the loop that admits and sheds the others)")
+    api_shed_after_ms: float = Field(
+        default=60.0, ge=1, le=60_000, description="a feed request not admitted to a slot "
+        "within this long is shed with 503 and Retry-After (its answer would be late)")
     api_retry_after_s: int = Field(default=1, ge=1, le=3_600)
     inbox_keep_days: float = Field(
         default=7.0, ge=0, le=3_650,
