@@ -16,18 +16,19 @@ def _run(coro):
     return asyncio.run(coro)
 
 
+async def _take_in_turn(gate: FeedGate, n: int, order: list[int]) -> None:
+    assert await gate.acquire(time.monotonic())
+    order.append(n)
+    gate.release()
+
+
 def test_slots_bound_the_requests_at_once_and_pass_in_arrival_order_while_short() -> None:
     async def scenario() -> list[int]:
         gate = FeedGate(slots=1, shed_after_s=5.0, lifo_after_s=5.0)
         order: list[int] = []
         assert await gate.acquire(time.monotonic())
 
-        async def one(n: int) -> None:
-            assert await gate.acquire(time.monotonic())
-            order.append(n)
-            gate.release()
-
-        tasks = [asyncio.create_task(one(n)) for n in range(4)]
+        tasks = [asyncio.create_task(_take_in_turn(gate, n, order)) for n in range(4)]
         await asyncio.sleep(0.01)
         assert len(gate) == 4 and order == []  # the one slot is held
         gate.release()
@@ -44,14 +45,9 @@ def test_a_standing_queue_admits_the_newest_first() -> None:
         order: list[int] = []
         assert await gate.acquire(time.monotonic())
 
-        async def one(n: int) -> None:
-            assert await gate.acquire(time.monotonic())
-            order.append(n)
-            gate.release()
-
         tasks = []
         for n in range(3):
-            tasks.append(asyncio.create_task(one(n)))
+            tasks.append(asyncio.create_task(_take_in_turn(gate, n, order)))
             await asyncio.sleep(0.001)
         await asyncio.sleep(0.05)  # the oldest has now waited past lifo_after
         gate.release()
