@@ -50,16 +50,21 @@ def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
     relevance = (scores - scores.min()) / span if span > 0 else np.ones(n)
     base = p.mmr_lambda * relevance
     weight = 1 - p.mmr_lambda
-    max_sim = np.full(n, -1.0)
-    # The MMR value of every candidate given the page so far; -inf once it may not be
-    # picked (taken, or its creator at the cap, which is updated only when a cap is hit).
-    mmr = base.copy()
+    # The MMR value of every candidate given the page so far is `open_ - weight * max_sim`:
+    # `open_` is the relevance term, -inf once a candidate may not be picked (taken, or its
+    # creator at the cap); `max_sim` its highest similarity to a picked item, 0 until the
+    # first pick. Updated in place: a handful of array operations per pick, not a rebuild.
+    open_ = base.copy()
+    max_sim = np.zeros(n)
     allowed = np.ones(n, dtype=bool)
     _, codes = np.unique(creators, return_inverse=True)
     per_creator = np.zeros(codes.max() + 1 if n else 0, dtype=np.int64)
+    has_vectors = vectors.size > 0
+    sims = np.empty(n, dtype=vectors.dtype) if has_vectors else None
+    mmr = np.empty(n)
     page: list[int] = []
     stop = min(p.length, n) if first is None else min(p.length, n, first)
-    while len(page) < stop and allowed.any():
+    while len(page) < stop:
         pick = -1
         if (len(page) + 1) % p.exploration_every == 0:
             for wanted in (priority, fresh):
@@ -67,16 +72,25 @@ def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
                     found = np.flatnonzero(allowed & wanted)
                     pick = int(found[0]) if len(found) else -1  # the best-scored one
         if pick < 0:
+            np.multiply(max_sim, -weight, out=mmr)
+            mmr += open_
             pick = int(np.argmax(mmr))  # first maximum: the better-scored on ties
+            if open_[pick] == -np.inf:
+                break  # nothing left that may be picked
         page.append(pick)
         allowed[pick] = False
+        open_[pick] = -np.inf
         per_creator[codes[pick]] += 1
         if per_creator[codes[pick]] >= p.per_creator_cap:
-            allowed &= codes != codes[pick]
-        if vectors.size:
-            np.maximum(max_sim, vectors @ vectors[pick], out=max_sim)
-            mmr = base - weight * np.where(max_sim > -1.0, max_sim, 0.0)
-        mmr[~allowed] = -np.inf
+            capped = codes == codes[pick]
+            allowed &= ~capped
+            open_[capped] = -np.inf
+        if has_vectors:
+            np.matmul(vectors, vectors[pick], out=sims)
+            if len(page) == 1:
+                max_sim[:] = sims
+            else:
+                np.maximum(max_sim, sims, out=max_sim)
     return page
 
 
