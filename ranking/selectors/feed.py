@@ -74,7 +74,7 @@ def select_page(scores: np.ndarray, vectors: np.ndarray, creators: np.ndarray,
         if pick < 0:
             np.multiply(max_sim, -weight, out=mmr)
             mmr += open_
-            pick = int(np.argmax(mmr))  # first maximum: the better-scored on ties
+            pick = int(mmr.argmax())  # first maximum: the better-scored on ties
             if open_[pick] == -np.inf:
                 break  # nothing left that may be picked
         page.append(pick)
