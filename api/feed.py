@@ -13,7 +13,8 @@ first. In every case the policy is re-applied against the live control store and
 scroll allowance claimed atomically; what is returned is recorded as served.
 
 A personalization-off account uses no per-user signal, served history included (hard rule
-2): its pages are one unpersonalized ranking, paged through by the cursor alone.
+2): its pages are one unpersonalized ranking, paged through by the cursor alone, ranked on
+the snapshot's item statistics (not the live ones, which would reorder it between pages).
 """
 
 from __future__ import annotations
@@ -239,7 +240,12 @@ class FeedService:
 
     def _unpersonalized(self, user_id: object, live, items: LiveItems | None, at: Cursor,
                         limit: int, session: Session) -> tuple[Page, dict[str, int], bool]:
-        out = self.engine.rank([user_id], live, items, {user_id: session})
+        # Paged by the cursor's offset into one ranking, so the order must hold still from
+        # page to page: ranked without the live item statistics, which everyone's events
+        # move between two requests (with them, an item could slide from an earlier page
+        # into a later one and be served twice).
+        stable = items.uncounted() if items is not None else None
+        out = self.engine.rank([user_id], live, stable, {user_id: session})
         page = out.pages[0]
         window = slice(at.offset, at.offset + limit)
         return (Page(user_id, page.item_ids[window], page.scores[window], page.sources[window],

@@ -4,6 +4,8 @@ signed, tied to their user, and valid across a snapshot hot swap."""
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -119,3 +121,36 @@ def test_served_history_is_written_to_the_control_store(server: Server) -> None:
     assert [r[0] for r in rows] == _ids(page)
     assert {r[1] for r in rows} == {page["request_id"]} and [r[2] for r in rows] == list(
         range(1, 8))
+
+
+def test_a_non_personalized_scroll_does_not_repeat_while_others_post_events(
+        server: Server) -> None:
+    """Paged by offset into one unpersonalized ranking: everyone else's events (the live
+    item statistics) must not reorder it between two pages of the same scroll."""
+    home = server.home
+    control = home.control()
+    child, guardian = control.execute(
+        "SELECT child_id, guardian_id FROM guardians ORDER BY child_id").fetchone()
+    control.close()
+    rules = server.client(token(home, "guardian", guardian)).patch(
+        f"/v1/guardian/children/{child}", json={"personalization": False, "scroll_limit": None})
+    assert rules.status_code == 200 and rules.json()["personalization"] is False
+    client = server.client(token(home, "user", child))
+    whole = _ids(client.get("/v1/feed", params={"limit": 60}).json())
+    first = client.get("/v1/feed", params={"limit": 10}).json()
+    assert _ids(first) == whole[:10] and len(whole) == 60
+    # Others watch and like what sits far down the list, many times over: by the live
+    # statistics those items now outrank the first page's.
+    adults = _users(home)[10:40]
+    now = datetime.now(UTC).isoformat()
+    events = [{"event_id": uuid.uuid4().hex, "user_id": user, "item_id": item,
+               "event_type": kind, "ts": now}
+              for item in whole[30:60] for user in adults for kind in ("impression", "like")]
+    service = server.client(token(home, "service", "app"))
+    for start in range(0, len(events), 500):
+        answer = service.post("/v1/events", json={"events": events[start:start + 500]})
+        assert answer.status_code == 200, answer.text
+    second = client.get("/v1/feed", params={"limit": 10, "cursor": first["cursor"]}).json()
+    assert len(second["items"]) == 10
+    assert not set(_ids(first)) & set(_ids(second))
+    assert _ids(second) == whole[10:20]
