@@ -37,8 +37,9 @@ from reelrank.event_keys import KnownEventsFile
 from reelrank.home import DataHome
 
 __all__ = [
-    "ActingGuardian", "ActingUser", "ApiState", "CallerDep", "ChildDep", "CodecDep",
-    "ControlDep", "LiveDep", "NowDep", "ServiceCaller", "StateDep", "not_erased", "own_events",
+    "USER_ID_QUERY", "ActingGuardian", "ActingUser", "ApiState", "BearerDep", "CallerDep",
+    "ChildDep", "CodecDep", "ControlDep", "LiveDep", "NowDep", "ServiceCaller", "StateDep",
+    "acting_user", "not_erased", "own_events", "resolve_caller",
 ]
 
 
@@ -94,8 +95,13 @@ CodecDep = Annotated[IdCodec, Depends(_codec)]
 _bearer = HTTPBearer(auto_error=False, description="a token from `reelrank tokens create`")
 
 
-def _caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-            control: ControlDep, codec: CodecDep) -> Caller:
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+_USER_ID_HELP = "service tokens only: whom for"
+
+
+def resolve_caller(credentials: HTTPAuthorizationCredentials | None, control: Connection,
+                   codec: IdCodec) -> Caller:
+    """Who holds this bearer token (401 when there is none, or it is unknown or revoked)."""
     if credentials is None:
         raise UnauthorizedError("missing bearer token (Authorization: Bearer <token>)")
     caller = lookup_token(control, credentials.credentials)
@@ -110,12 +116,15 @@ def _caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(
             from exc
 
 
+def _caller(credentials: BearerDep, control: ControlDep, codec: CodecDep) -> Caller:
+    return resolve_caller(credentials, control, codec)
+
+
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 
-def _acting_user(caller: CallerDep, codec: CodecDep, control: ControlDep, user_id: Annotated[
-        str | None, Query(max_length=128, description="service tokens only: whom for")] = None
-                 ) -> UserId:
+def acting_user(caller: Caller, codec: IdCodec, control: Connection, user_id: str | None
+                ) -> UserId:
     """The user a request acts for: a user token's own, or the one a service names; 410
     for an erased user (their own tokens went with them, a service's still reach here)."""
     if caller.scope == "user":
@@ -131,6 +140,14 @@ def _acting_user(caller: CallerDep, codec: CodecDep, control: ControlDep, user_i
     if is_erased(control, user):
         raise GoneError(f"user {user!r} was erased; nothing is served or kept for them")
     return user
+
+
+USER_ID_QUERY = Annotated[str | None, Query(max_length=128, description=_USER_ID_HELP)]
+
+
+def _acting_user(caller: CallerDep, codec: CodecDep, control: ControlDep,
+                 user_id: USER_ID_QUERY = None) -> UserId:
+    return acting_user(caller, codec, control, user_id)
 
 
 ActingUser = Annotated[UserId, Depends(_acting_user)]
