@@ -34,10 +34,10 @@ router = APIRouter(prefix="/v1", tags=["feed"], responses=ERROR_RESPONSES)
 
 @router.get("/feed", response_model=FeedOut)
 async def get_feed(credentials: BearerDep, now: NowDep, state: StateDep,
-                   request: Request, response: Response, user_id: USER_ID_QUERY = None,
+                   request: Request, user_id: USER_ID_QUERY = None,
                    limit: Annotated[int | None, Query(ge=1, le=1_000)] = None,
                    cursor: Annotated[str | None, Query(max_length=512)] = None,
-                   mode: Literal["for_you", "following"] = "for_you") -> FeedOut:
+                   mode: Literal["for_you", "following"] = "for_you") -> Response:
     """The next page of the feed. `X-Reelrank-Feed` says whether it came from the batch's
     precomputed pages, was ranked online, or was served the cheap way because the server
     is overloaded (`degraded`: the request waited past its budget). `mode=following`: the
@@ -48,12 +48,15 @@ async def get_feed(credentials: BearerDep, now: NowDep, state: StateDep,
     # (each plain `def` dependency and the endpoint hop on their own), at about 0.1 ms of
     # CPU each. The same checks as `ActingUser`, in the same order.
     degrade = waited_ms(request.scope) > state.home.settings.api_degrade_after_ms
-    return await run_in_threadpool(_feed, credentials, now, state, response, user_id,
-                                   limit, cursor, mode, degrade)
+    out, headers = await run_in_threadpool(_feed, credentials, now, state, user_id, limit,
+                                           cursor, mode, degrade)
+    # Serialized here, once: a returned model would be dumped to a dict and validated
+    # again against `response_model` before being encoded (the documented shape is the same).
+    return Response(out.model_dump_json(), media_type="application/json", headers=headers)
 
 
-def _feed(credentials, now, state, response: Response, user_id: str | None,
-          limit: int | None, cursor: str | None, mode: str, degrade: bool) -> FeedOut:
+def _feed(credentials, now, state, user_id: str | None, limit: int | None,
+          cursor: str | None, mode: str, degrade: bool) -> tuple[FeedOut, dict[str, str]]:
     settings = state.home.settings
     live = state.serving.current
     codec = live.codec if live is not None else IdCodec()
@@ -65,19 +68,19 @@ def _feed(credentials, now, state, response: Response, user_id: str | None,
             page = following_page(live.service, control, user,
                                   limit=limit or settings.api_page_default, cursor=cursor,
                                   now=now)
-            response.headers["X-Reelrank-Feed"] = "following"
+            kind = "following"
         else:
             page = live.service.page(control, user, limit=limit or settings.api_page_default,
                                      cursor=cursor, now=now, degrade=degrade)
-            response.headers["X-Reelrank-Feed"] = ("degraded" if page.degraded
-                                                   else "precomputed" if page.precomputed
-                                                   else "online")
+            kind = ("degraded" if page.degraded else "precomputed" if page.precomputed
+                    else "online")
     state.metrics.page_served(page.precomputed, page.removed, degraded=page.degraded)
-    response.headers["X-Reelrank-Snapshot"] = live.name
+    headers = {"X-Reelrank-Feed": kind, "X-Reelrank-Snapshot": live.name}
     return FeedOut(
         items=[FeedItemOut(item_id=i.item_id, score=i.score, source=i.source, reason=i.reason,
                            position=i.position) for i in page.items],
-        cursor=page.cursor, remaining_today=page.remaining_today, request_id=page.request_id)
+        cursor=page.cursor, remaining_today=page.remaining_today,
+        request_id=page.request_id), headers
 
 
 @router.get("/feed/items/{item_id}/why", response_model=WhyOut)
