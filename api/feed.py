@@ -30,7 +30,7 @@ import numpy as np
 from api.cursor import Cursor, CursorKey
 from api.experiments import Arm, ExperimentRouter, team_draft
 from api.history import HistoryWriter
-from api.reasons import reason_for
+from api.reasons import reason_for, reasons_for
 from api.session import SessionReader, stored_feeds
 from ranking.engine import Engine, Page
 from ranking.policy import claim_served, read_live, servable
@@ -178,10 +178,11 @@ class FeedService:
                 query, live, view, items, limit, engine=engine,
                 batch=arm is None or arm.plain)
         allowed = claim_served(control, policy, len(page.item_ids), now)
-        shown = [FeedItem(i, float(s), src, reason_for(view, query, i, src), at.offset + n + 1)
-                 for n, (i, s, src) in enumerate(zip(page.item_ids[:allowed],
-                                                     page.scores[:allowed],
-                                                     page.sources[:allowed], strict=True))]
+        ids, sources = page.item_ids[:allowed], page.sources[:allowed]
+        reasons = reasons_for(view, query, ids, sources)
+        shown = [FeedItem(i, float(s), src, why, at.offset + n + 1)
+                 for n, (i, s, src, why) in enumerate(zip(ids, page.scores[:allowed], sources,
+                                                          reasons, strict=True))]
         return self.finish(user_id, policy, at, shown, allowed, limit, now, request_id,
                            precomputed=precomputed, removed=removed, degraded=degraded,
                            record=policy.personalized, arm=arm, teams=teams)

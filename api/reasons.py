@@ -10,7 +10,7 @@ from ranking.controls import likeness
 from ranking.engine import Engine
 from ranking.snapshot.view import View
 
-__all__ = ["REASONS", "reason_for"]
+__all__ = ["REASONS", "reason_for", "reasons_for"]
 
 REASONS = {
     "graph": "from people you follow",
@@ -23,10 +23,12 @@ REASONS = {
 }
 
 
-def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
+def reason_for(view: View | Engine, query, item_id: object, source: str,
+               _seen: dict | None = None) -> str:
     """A short why: the first of the sources that proposed the item, in order of how
     personal an explanation it gives. `view`: what the page was ranked on (an engine
-    means its snapshot)."""
+    means its snapshot). `_seen`: a dict shared by the calls for one page, which keeps the
+    vectors of what the user watched gathered once (`reasons_for`)."""
     names = source.split(",")
     if "graph" in names:
         # A friend's clip is best explained by the friendship, whatever else found it.
@@ -49,12 +51,25 @@ def reason_for(view: View | Engine, query, item_id: object, source: str) -> str:
         row = snap.row_of(item_id)
         if len(seen) and row >= 0 and snap.take("has_vector", np.array([row]))[0]:
             vector = snap.take("item_vectors", np.array([row]))[0]
-            closest = seen[int(np.argmax(snap.item_vectors[seen] @ vector))]
+            watched = None if _seen is None else _seen.get("vectors")
+            if watched is None:
+                watched = snap.item_vectors[seen]
+                if _seen is not None:
+                    _seen["vectors"] = watched
+            closest = seen[int(np.argmax(watched @ vector))]
             return f"because you watched {snap.item_id_list[int(closest)]}"
     for name in ("graph", "learned", "collaborative", "trending", "fresh", "catalog", "served before"):
         if name in names:
             return REASONS[name]
     return "recommended for you"
+
+
+def reasons_for(view: View | Engine, query, item_ids: list[object], sources: list[str]
+                ) -> list[str]:
+    """`reason_for` of each item of one page (what the user watched gathered once)."""
+    shared: dict = {}
+    return [reason_for(view, query, item, source, shared)
+            for item, source in zip(item_ids, sources, strict=True)]
 
 
 def _asked_for(view: View | Engine, query, item_id: object, proposed: bool) -> str | None:
