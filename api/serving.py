@@ -18,10 +18,12 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from api.feed import FeedService
@@ -29,15 +31,18 @@ from api.history import HistoryWriter
 from api.ids import IdCodec
 from api.metrics import Metrics
 from ranking.engine import Engine
+from ranking.live import LiveState
 from ranking.publish import hold, mark_good, published, release
 from ranking.snapshot.format import MANIFEST
 from ranking.snapshot.reader import ServingSnapshot
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 
-__all__ = ["Live", "Serving", "SwapResult"]
+__all__ = ["Live", "Serving", "SwapResult", "warm_up"]
 
 log = logging.getLogger(__name__)
+
+_NO_LIVE_STATE = LiveState(frozenset(), {}, {})
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,30 @@ def load_live(home: DataHome, directory: Path, history: HistoryWriter | None = N
         service.sync(control)
     finally:
         control.close()
+    warm_up(engine, home.settings.api_warmup_users)
     return Live(service, snap.directory, datetime.now(UTC),
                 IdCodec.of(snap.user_ids.dtype, snap.item_ids.dtype))
+
+
+def warm_up(engine: Engine, users: int, seed: int = 0) -> float:
+    """Rank `users` random users of the snapshot (no live state: nothing is read from the
+    control store or served) and throw the pages away, so the first page faults of the
+    mapped arrays and indexes happen here and not in requests. Seconds it took."""
+    snap = engine.snap
+    if users <= 0 or not len(snap.user_id_list):
+        return 0.0
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(snap.user_id_list), min(users, len(snap.user_id_list)),
+                      replace=False)
+    try:
+        for row in rows.tolist():  # one at a time, as requests rank
+            engine.rank([snap.user_id_list[row]], _NO_LIVE_STATE, first=20)
+    except Exception:  # only a head start: a request that fails the same way says so
+        log.exception("warming %s up failed; serving it cold", snap.directory.name)
+    took = time.perf_counter() - started
+    log.info("warmed %s up with %d users in %.1f s", snap.directory.name, len(rows), took)
+    return took
 
 
 def _single_threaded_search() -> None:

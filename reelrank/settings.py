@@ -286,6 +286,10 @@ class Settings(LiveSettings, BaseSettings):
         default=60.0, ge=1, le=60_000, description="a feed request not admitted to a slot "
         "within this long is shed with 503 and Retry-After (its answer would be late)")
     api_retry_after_s: int = Field(default=1, ge=1, le=3_600)
+    api_warmup_users: int = Field(
+        default=200, ge=0, le=100_000, description="users ranked (and thrown away) after a "
+        "snapshot loads and before it serves: the mapped arrays and indexes fault in then, "
+        "not on the first requests (at 1M items a cold process ranks about half as fast)")
     inbox_keep_days: float = Field(
         default=7.0, ge=0, le=3_650,
         description="drained inbox events (and drained sign-ups) are kept this long: a "
