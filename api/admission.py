@@ -106,9 +106,8 @@ class FeedGate:
 
 
 class Admission:
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_queued: int, retry_after_s: int,
-                 slots: int = 2, shed_after_ms: float = 60.0, degrade_after_ms: float = 40.0
-                 ) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, *, max_queued: int, retry_after_s: int,
+                 slots: int, shed_after_ms: float, degrade_after_ms: float) -> None:
         self.app, self.metrics = app, metrics
         self.max_queued, self.retry_after = max_queued, str(retry_after_s)
         self.gate = FeedGate(slots, shed_after_ms / 1000.0, degrade_after_ms / 1000.0)

@@ -24,11 +24,11 @@ REASONS = {
 
 
 def reason_for(view: View | Engine, query, item_id: object, source: str,
-               _seen: dict | None = None) -> str:
+               watched: np.ndarray | None = None) -> str:
     """A short why: the first of the sources that proposed the item, in order of how
     personal an explanation it gives. `view`: what the page was ranked on (an engine
-    means its snapshot). `_seen`: a dict shared by the calls for one page, which keeps the
-    vectors of what the user watched gathered once (`reasons_for`)."""
+    means its snapshot). `watched`: the vectors of what the user watched, when the caller
+    gathered them once for a page (`reasons_for`)."""
     names = source.split(",")
     if "graph" in names:
         # A friend's clip is best explained by the friendship, whatever else found it.
@@ -51,11 +51,8 @@ def reason_for(view: View | Engine, query, item_id: object, source: str,
         row = snap.row_of(item_id)
         if len(seen) and row >= 0 and snap.take("has_vector", np.array([row]))[0]:
             vector = snap.take("item_vectors", np.array([row]))[0]
-            watched = None if _seen is None else _seen.get("vectors")
             if watched is None:
                 watched = snap.item_vectors[seen]
-                if _seen is not None:
-                    _seen["vectors"] = watched
             closest = seen[int(np.argmax(watched @ vector))]
             return f"because you watched {snap.item_id_list[int(closest)]}"
     for name in ("graph", "learned", "collaborative", "trending", "fresh", "catalog", "served before"):
@@ -67,8 +64,12 @@ def reason_for(view: View | Engine, query, item_id: object, source: str,
 def reasons_for(view: View | Engine, query, item_ids: list[object], sources: list[str]
                 ) -> list[str]:
     """`reason_for` of each item of one page (what the user watched gathered once)."""
-    shared: dict = {}
-    return [reason_for(view, query, item, source, shared)
+    watched = None
+    if query.row >= 0 and query.policy.personalized \
+            and any("similar" in source.split(",") for source in sources):
+        snap = view.snap if isinstance(view, Engine) else view
+        watched = snap.item_vectors[snap.seen.values[snap.seen.of(query.row)]]
+    return [reason_for(view, query, item, source, watched)
             for item, source in zip(item_ids, sources, strict=True)]
 
 

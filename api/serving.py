@@ -31,7 +31,7 @@ from api.history import HistoryWriter
 from api.ids import IdCodec
 from api.metrics import Metrics
 from ranking.engine import Engine
-from ranking.live import LiveState
+from ranking.live import NO_LIVE_STATE
 from ranking.publish import hold, mark_good, published, release
 from ranking.snapshot.format import MANIFEST
 from ranking.snapshot.reader import ServingSnapshot
@@ -41,8 +41,6 @@ from reelrank.home import DataHome
 __all__ = ["Live", "Serving", "SwapResult", "warm_up"]
 
 log = logging.getLogger(__name__)
-
-_NO_LIVE_STATE = LiveState(frozenset(), {}, {})
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,7 @@ def warm_up(engine: Engine, users: int, seed: int = 0) -> float:
                       replace=False)
     try:
         for row in rows.tolist():  # one at a time, as requests rank
-            engine.rank([snap.user_id_list[row]], _NO_LIVE_STATE, first=20)
+            engine.rank([snap.user_id_list[row]], NO_LIVE_STATE, first=20)
     except Exception:  # only a head start: a request that fails the same way says so
         log.exception("warming %s up failed; serving it cold", snap.directory.name)
     took = time.perf_counter() - started

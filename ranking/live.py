@@ -11,7 +11,7 @@ from ranking.controls import NO_CONTROLS, UserControls
 from reelrank.control.connection import Connection
 from reelrank.control.grants import live_to
 
-__all__ = ["GrantReader", "LiveState", "UserPolicy", "live_grants"]
+__all__ = ["NO_LIVE_STATE", "GrantReader", "LiveState", "UserPolicy", "live_grants"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,8 @@ class LiveState:
 
     def controls_of(self, user_id: object) -> UserControls:
         return self.controls.get(user_id, NO_CONTROLS)
+
+
+#: No grants, blocks, policies or controls: the engine's defaults (a warm-up, the static
+#: feed of the session simulator).
+NO_LIVE_STATE = LiveState(frozenset(), {}, {})

@@ -16,14 +16,12 @@ import polars as pl
 
 from cli.sessions.feed import Served
 from ranking.engine import Engine
-from ranking.live import LiveState
+from ranking.live import NO_LIVE_STATE
 from ranking.snapshot.reader import ServingSnapshot
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 
 __all__ = ["StaticFeed"]
-
-_NO_LIVE_STATE = LiveState(frozenset(), {}, {})
 
 
 class StaticFeed:
@@ -53,7 +51,7 @@ class StaticFeed:
             if self._engine is None:
                 snap = ServingSnapshot.load(self._home.dir("snapshots") / "latest")
                 self._engine = Engine.load(snap, self._home.settings)
-            found = self._engine.rank([user_id], _NO_LIVE_STATE).pages[0].item_ids
+            found = self._engine.rank([user_id], NO_LIVE_STATE).pages[0].item_ids
             self._lists[user_id] = found
             self.ranked_online.add(user_id)
         return found
