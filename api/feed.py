@@ -12,9 +12,10 @@ catalog as backfill). Only if that leaves the page short do served items come ba
 first. In every case the policy is re-applied against the live control store and the day's
 scroll allowance claimed atomically; what is returned is recorded as served.
 
-A personalization-off account uses no per-user signal, served history included (hard rule
-2): its pages are one unpersonalized ranking, paged through by the cursor alone, ranked on
-the snapshot's item statistics (not the live ones, which would reorder it between pages).
+A personalization-off account uses no per-user signal (hard rule 2): its pages are the
+unpersonalized ranking of its country, less what was served to it within the window (the
+feed's own delivery record, as the scroll limit's count is), so it does not repeat itself
+either.
 """
 
 from __future__ import annotations
@@ -164,8 +165,7 @@ class FeedService:
         query = engine.query(user_id, policy, session, view, live.controls_of(user_id))
         degraded, teams = False, None
         if not policy.personalized:
-            page, removed, precomputed = self._unpersonalized(user_id, live, items, at, limit,
-                                                              session)
+            page, removed, precomputed = self._unpersonalized(query, live, view, items, limit)
         elif degrade:
             page, removed, precomputed = self._cheap(query, live, view, limit)
             degraded = True
@@ -185,7 +185,7 @@ class FeedService:
                                                           reasons, strict=True))]
         return self.finish(user_id, policy, at, shown, allowed, limit, now, request_id,
                            precomputed=precomputed, removed=removed, degraded=degraded,
-                           record=policy.personalized, arm=arm, teams=teams)
+                           arm=arm, teams=teams)
 
     def _interleaved(self, arm: Arm, query, live, items: LiveItems | None, limit: int,
                      request_id: str) -> tuple[Page, dict[str, int], list[int]]:
@@ -239,18 +239,17 @@ class FeedService:
         return FeedPage(shown, self.keys.encode(next_at) if more else None, remaining,
                         precomputed, removed, request_id, degraded)
 
-    def _unpersonalized(self, user_id: object, live, items: LiveItems | None, at: Cursor,
-                        limit: int, session: Session) -> tuple[Page, dict[str, int], bool]:
-        # Paged by the cursor's offset into one ranking, so the order must hold still from
-        # page to page: ranked without the live item statistics, which everyone's events
-        # move between two requests (with them, an item could slide from an earlier page
-        # into a later one and be served twice).
-        stable = items.uncounted() if items is not None else None
-        out = self.engine.rank([user_id], live, stable, {user_id: session})
-        page = out.pages[0]
-        window = slice(at.offset, at.offset + limit)
-        return (Page(user_id, page.item_ids[window], page.scores[window], page.sources[window],
-                     False), out.removed, False)
+    def _unpersonalized(self, query, live, view: View, items: LiveItems | None, limit: int
+                        ) -> tuple[Page, dict[str, int], bool]:
+        """The country's unpersonalized ranking without what this account was served in
+        the window (each page of a scroll too: no offset into a list that others' events
+        reorder), topped up with served items, oldest first, once nothing else is left."""
+        out = self.engine.rank([query.user_id], live, items, {query.user_id: query.session},
+                               first=limit)
+        page = _head(out.pages[0], limit)
+        if len(page.item_ids) < limit and len(query.session.served):
+            page = self._refill(page, query, live, view, limit)
+        return page, out.removed, False
 
     def _personal(self, query, live, view: View, items: LiveItems | None, limit: int, *,
                   engine: Engine | None = None, batch: bool = True

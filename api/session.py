@@ -161,8 +161,10 @@ class SessionReader:
         self.writer = writer
         self.reports = ReportTally(settings.report_hide_threshold)
 
-    def read(self, con: Connection, user: object, view: View, now: datetime) -> Session:
-        """The whole session of a personalized feed."""
+    def _served(self, con: Connection, user: object, view: View, now: datetime
+                ) -> np.ndarray:
+        """Rows served to `user` within the window, oldest first (the writer's pending
+        batch included: a page not yet flushed is served all the same)."""
         since = now - self.window
         served = dict(history.served_since(con, user, since))
         cutoff = stamp(since)
@@ -172,19 +174,26 @@ class SessionReader:
                 served[item] = at
         ordered = sorted(served, key=lambda i: (served[i], str(i)))
         rows = np.array([view.row_of(i) for i in ordered], dtype=np.int64)
+        return rows[rows >= 0]
+
+    def read(self, con: Connection, user: object, view: View, now: datetime) -> Session:
+        """The whole session of a personalized feed."""
         events = recent_events(con, user, now - self.events_window)
-        return session_from_events(view, events, self.settings, now, served=rows[rows >= 0],
+        return session_from_events(view, events, self.settings, now,
+                                   served=self._served(con, user, view, now),
                                    hidden=self.reports.poll(con))
 
     def read_safety(self, con: Connection, user: object, view: View, now: datetime
                     ) -> Session:
         """What a feed without personalization still honours: the user's own reports and
-        what enough people reported (safety, not personalization)."""
+        what enough people reported (safety, not personalization), and what it served them
+        lately (delivery bookkeeping, as the scroll limit's count is: the order stays the
+        country's, the feed just does not show a child the same videos again)."""
         events = [e for e in recent_events(con, user, now - self.events_window)
                   if e[1] == "report"]
         full = session_from_events(view, events, self.settings, now,
                                    hidden=self.reports.poll(con))
-        return Session(hidden=full.hidden)
+        return Session(served=self._served(con, user, view, now), hidden=full.hidden)
 
 
 def stored_feeds(feeds_dir: Path | None, snapshot: str

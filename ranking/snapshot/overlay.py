@@ -166,15 +166,6 @@ class LiveItems:
             merged[item] = (was[0] + int(shown), was[1] + int(won))
         return replace(self, counts=MappingProxyType(merged))._stats(snap)
 
-    def uncounted(self) -> LiveItems:
-        """This overlay without its live statistics: the same items and labels, ranked on
-        the snapshot's counts alone (an order that holds still while others post events)."""
-        if not self.counts:
-            return self
-        none = np.empty(0, dtype=np.int64)
-        return replace(self, counts=MappingProxyType({}), stat_rows=none,
-                       stat_shown=none.copy(), stat_won=none.copy())
-
     def _stats(self, snap) -> LiveItems:
         triples = []
         for item, (shown, won) in self.counts.items():
