@@ -120,7 +120,8 @@ def main() -> None:
 def _measure(args: argparse.Namespace, home: DataHome) -> None:
     weak = json.loads(args.weak)
     config = SessionConfig(users=args.users, new_users=args.new_users, pages=args.pages,
-                           page_size=home.settings.api_page_default, seed=args.seed)
+                           page_size=home.settings.api_page_default, seed=args.seed,
+                           sessions=1)  # one session a day, as the README's figures were run
     sizes = SIZES[:3] if args.smoke else SIZES
     out = {"setup": {"users": args.users, "new_users": args.new_users, "pages": args.pages,
                      "seed": args.seed, "weak": weak, "draws": args.draws}}

@@ -1,9 +1,11 @@
 """The closed-loop session simulator (`reelrank simulate sessions`): the JSON contract, the
-same run for a seed, no video watched twice in a day, a static list that ends, choices that
-follow the world's ground truth, and a home left as it was."""
+same run for a seed, no video watched twice in a day, a static list that ends, a day of
+several sessions, choices that follow the world's ground truth, and a home left as it
+was."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -21,8 +23,8 @@ from cli.sessions.config import SessionConfig
 from cli.sessions.events import EVENT_TYPES, ROW
 from cli.sessions.feed import Served
 from cli.sessions.metrics import impressions_frame
-from cli.sessions.persons import Person
-from cli.sessions.player import play
+from cli.sessions.persons import _SECONDS_PER_IMPRESSION, SESSION_GAP_S, Person, choose_persons
+from cli.sessions.player import Viewer, play
 from cli.sessions.simulate import simulate_sessions
 from cli.sessions.static import StaticFeed
 from cli.sessions.truth import TruthWorld, find_world
@@ -105,7 +107,8 @@ def test_the_command_prints_one_json_object_and_renders_the_report(
     inbox = _inbox_rows(scored_home)
     done = subprocess.run(
         [REELRANK, "simulate", "sessions", "--home", str(scored_home.root), "--users", "6",
-         "--new-users", "3", "--pages", str(PAGES), "--seed", "4", "--compare", "--json"],
+         "--new-users", "3", "--pages", str(PAGES), "--seed", "4", "--sessions", "2",
+         "--compare", "--json"],
         capture_output=True, text=True, timeout=300, check=False,
         env={k: v for k, v in os.environ.items() if k != "REELRANK_HOME"})
     assert done.returncode == 0, done.stderr
@@ -114,12 +117,18 @@ def test_the_command_prints_one_json_object_and_renders_the_report(
     for block in payload.values():
         for key in BY_PAGE:
             assert len(block[key]) == PAGES, key
-        assert isinstance(block["repeats"], int) and block["repeats"] == 0
-        assert block["persons"] == 9 and sum(block["stops"].values()) == 9
+        assert isinstance(block["repeats"], int)
+        assert block["persons"] == 9 and block["sessions"] == 18
+        assert sum(block["stops"].values()) == 18 and block["sessions_by_number"] == [9, 9]
+        assert block["day"]["sessions"]["mean"] == 2.0
         assert block["cohorts"]["returning"]["persons"] == 6
         assert block["cohorts"]["new"]["persons"] == 3
         assert block["persons_by_page"][0] == 9
         assert block["impressions"] == sum(block["impressions_by_page"])
+        assert len(block["engaged_rate_by_session"]) == 2
+    # A second session starts without a cursor: the nightly list starts over, the live
+    # feed serves what this person has not seen today.
+    assert payload["live"]["repeats"] == 0 and payload["static"]["repeats"] > 0
     saved = sorted(reports_restored.glob("sessions-*.json"))
     assert len(saved) == 1 and json.loads(saved[0].read_text()) == payload
     latest = (reports_restored / "latest.html").read_text()
@@ -137,8 +146,9 @@ def test_a_run_is_the_same_for_a_seed_and_another_seed_differs(scored_home: Data
     other = simulate_sessions(scored_home, SessionConfig(users=8, new_users=2, pages=PAGES,
                                                          page_size=10, seed=12))
     assert [p.user_id for p in other.persons] != [p.user_id for p in first.persons]
-    new = [p.index for p in first.persons if p.cohort == "new"]
+    new = sorted({p.index for p in first.persons if p.cohort == "new"})
     assert len(new) == 2 and not first.world.active[new].any()   # no history before today
+    assert first.as_json()["live"]["repeats"] == 0
 
 
 def test_a_person_never_watches_the_same_video_twice_in_a_day(world: TruthWorld) -> None:
@@ -176,6 +186,51 @@ def test_static_mode_ends_when_the_precomputed_list_ends(scored_home: DataHome,
     assert feed.page(user, None, 7, datetime.now(UTC)).items == expected[:7]  # never reacts
 
 
+def test_a_day_holds_the_world_s_number_of_sessions_one_after_another(
+        world: TruthWorld) -> None:
+    today = datetime(2026, 1, 11, tzinfo=UTC).date()
+    drawn = choose_persons(world, SessionConfig(users=200, seed=3), today)
+    by_person: dict[int, list[Person]] = {}
+    for p in drawn:
+        by_person.setdefault(p.index, []).append(p)
+    counts = np.array([len(v) for v in by_person.values()])
+    assert counts.min() >= 1 and counts.max() > 1 and 1.1 < counts.mean() < 3.0
+    # The more active open the app more often, as the world's daily rate says.
+    activity = world.activity[list(by_person)]
+    assert counts[activity > np.median(activity)].mean() > counts[activity <= np.median(
+        activity)].mean()
+    for sessions in by_person.values():
+        assert [p.session for p in sessions] == list(range(1, len(sessions) + 1))
+        for before, after in itertools.pairwise(sessions):
+            ends = before.start.timestamp() + before.wants * _SECONDS_PER_IMPRESSION
+            assert after.start.timestamp() >= ends + SESSION_GAP_S
+        assert all(p.start.date() == today for p in sessions)
+    once = choose_persons(world, SessionConfig(users=200, seed=3, sessions=1), today)
+    assert len(once) == 200 and {p.index for p in once} == set(by_person)
+    # A person the world draws one opening for has the same session either way.
+    single = [p for p in once if len(by_person[p.index]) == 1]
+    assert len(single) > 50
+    assert all((by_person[p.index][0].wants, by_person[p.index][0].start) == (p.wants, p.start)
+               for p in single)
+    thrice = choose_persons(world, SessionConfig(users=50, seed=3, sessions=3), today)
+    assert len(thrice) <= 150 and len(thrice) > 140      # a late opener's third may not fit
+
+
+def test_a_later_session_of_the_day_remembers_what_was_seen(world: TruthWorld) -> None:
+    items = list(world.item_index)[:4]
+    feed = _Repeating(items)
+    config = SessionConfig(users=1, pages=1, page_size=4, max_skip_run=0)
+    first = _person(world, 5, wants=4)
+    viewer = Viewer(first, world, config)
+    one = play(first, feed, world, config, "t", viewer)
+    later = Person(first.user_id, first.index, first.cohort, 4,
+                   first.start.replace(hour=22), session=2)
+    two = play(later, feed, world, config, "t", viewer)
+    assert not any(i.repeat for i in one.impressions)
+    assert all(i.repeat for i in two.impressions)        # the same page again: flicked past
+    assert len({e["event_id"] for e in feed.posted}) == len(feed.posted)
+
+
 def test_choices_follow_the_truth_model(world: TruthWorld) -> None:
     """On a random feed, what people do matches the oracle's expectation, and they engage
     more with what it rates higher."""
@@ -204,6 +259,12 @@ def test_choices_follow_the_truth_model(world: TruthWorld) -> None:
 
 def test_event_types_are_the_contract_s() -> None:
     assert tuple(EVENT_TYPES) == tuple(CONTRACT_EVENT_TYPES)
+
+
+def test_sessions_is_bounded() -> None:
+    for bad in (0, 49, True, 2.0):
+        with pytest.raises(ValueError, match="sessions must be"):
+            SessionConfig(sessions=bad)
 
 
 def test_bad_options_are_one_clear_line(scored_home: DataHome) -> None:

@@ -43,6 +43,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _sessions(text: str) -> int | None:
+    if text == "world":
+        return None
+    value = int(text)
+    if not 1 <= value <= 48:
+        raise argparse.ArgumentTypeError(f"must be 'world' or an integer in [1, 48], got {text}")
+    return value
+
+
 def sessions_parser() -> argparse.ArgumentParser:
     defaults = SessionConfig()
     parser = argparse.ArgumentParser(
@@ -60,6 +69,12 @@ def sessions_parser() -> argparse.ArgumentParser:
                         help="most pages a person requests")
     parser.add_argument("--page-size", type=_positive, default=None,
                         help="items per page (default: the API's api_page_default)")
+    parser.add_argument("--sessions", type=_sessions, default=defaults.sessions,
+                        metavar="world|N",
+                        help="times each person opens the app today, each session starting "
+                        "without a cursor: 'world' (default) draws them from the world's "
+                        "daily rate, Poisson(return_rate x activity) given at least one; N: "
+                        "exactly N (1: one session a day, as the world's log has)")
     parser.add_argument("--seed", type=_count, default=defaults.seed)
     parser.add_argument("--max-skip-run", type=_count, default=defaults.max_skip_run,
                         help="a person stops after this many skips in a row (0: never)")
@@ -97,7 +112,7 @@ def sessions_main(argv: Sequence[str]) -> int:
         config = SessionConfig(
             users=args.users, new_users=args.new_users, pages=args.pages,
             page_size=args.page_size or home.settings.api_page_default, seed=args.seed,
-            max_skip_run=args.max_skip_run)
+            max_skip_run=args.max_skip_run, sessions=args.sessions)
     except ValueError as exc:
         return _fail(str(exc))
     modes = ("static",) if args.static else ("live", "static") if args.compare else ("live",)

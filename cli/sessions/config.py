@@ -27,6 +27,7 @@ class SessionConfig:
     max_skip_run: int = 5            # a person stops after this many skips in a row; 0: never
     repeat_watch_ms: int = 300       # a video already seen today is flicked past this fast
     gap_s: float = 0.3               # least pause between videos (plus Exponential(1) s)
+    sessions: int | None = None      # sessions a person opens today; None: the world's draw
 
     def __post_init__(self) -> None:
         for name, low, high in (("users", 0, 1_000_000), ("new_users", 0, 1_000_000),
@@ -36,6 +37,11 @@ class SessionConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        if self.sessions is not None and (isinstance(self.sessions, bool)
+                                          or not isinstance(self.sessions, int)
+                                          or not 1 <= self.sessions <= 48):
+            raise ValueError(f"sessions must be an integer in [1, 48] (or None: the world's "
+                             f"draw), got {self.sessions!r}")
         if self.users + self.new_users == 0:
             raise ValueError("nobody to simulate: users and new_users are both 0")
         if self.seed < 0:

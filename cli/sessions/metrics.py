@@ -6,6 +6,11 @@ shared or remixed (grade 2 or more in the oracle's grading). `oracle_relevance` 
 oracle's expected grade of what was shown (0 for a repeat, which is worth nothing the second
 time; unknown items are left out): the same quality, without the draw's noise. A list entry
 is null for a page nobody reached.
+
+A person may open the app several times in the day (`persons.py`): pages are numbered
+within each session, `session` describes sessions one by one (and `stops` says why each
+ended), `day` describes each person's whole day (sessions, impressions, engaged, likes), and
+`engaged_rate_by_session` is the engaged rate of people's 1st, 2nd, ... session.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from cli.sessions.persons import COHORTS
 from cli.sessions.player import STOPS, SessionResult
 from cli.sessions.truth import TruthWorld
 
-__all__ = ["impressions_frame", "persons_frame", "summarise"]
+__all__ = ["impressions_frame", "persons_frame", "sessions_frame", "summarise"]
 
 _ENGAGED = [ROW[name] for name in ("complete", "like", "comment", "share", "remix")]
 _BINS = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, 49), (50, 99), (100, 199),
@@ -31,11 +36,12 @@ _QUANTILES = (("p10", 0.10), ("p25", 0.25), ("p50", 0.50), ("p75", 0.75), ("p90"
 def impressions_frame(results: Sequence[SessionResult], world: TruthWorld) -> pl.DataFrame:
     """One row per impression: who, which page and position, what, and what they did."""
     rows = [(r.person.user_id, r.person.cohort, r.person.index, i.page, i.position, i.item_id,
-             i.item, i.repeat, i.watch_ms, i.acts) for r in results for i in r.impressions]
+             i.item, i.repeat, i.watch_ms, i.acts, r.person.session)
+            for r in results for i in r.impressions]
     if not rows:
         acts = np.zeros((0, len(EVENT_TYPES)), dtype=bool)
     else:
-        acts = np.stack([row[-1] for row in rows])
+        acts = np.stack([row[9] for row in rows])
     user = np.array([row[2] for row in rows], dtype=np.int64)
     item = np.array([row[6] for row in rows], dtype=np.int64)
     repeat = np.array([row[7] for row in rows], dtype=bool)
@@ -47,6 +53,7 @@ def impressions_frame(results: Sequence[SessionResult], world: TruthWorld) -> pl
     frame = pl.DataFrame({
         "user_id": pl.Series([str(row[0]) for row in rows], dtype=pl.String),
         "cohort": pl.Series([row[1] for row in rows], dtype=pl.String),
+        "session": pl.Series([row[10] for row in rows], dtype=pl.Int32),
         "page": pl.Series([row[3] for row in rows], dtype=pl.Int32),
         "position": pl.Series([row[4] for row in rows], dtype=pl.Int32),
         "item_id": pl.Series([str(row[5]) for row in rows], dtype=pl.String),
@@ -61,11 +68,12 @@ def impressions_frame(results: Sequence[SessionResult], world: TruthWorld) -> pl
     return frame.with_columns(pl.col("oracle").fill_nan(None))
 
 
-def persons_frame(results: Sequence[SessionResult]) -> pl.DataFrame:
-    """One row per person: their session's totals and why it ended."""
+def sessions_frame(results: Sequence[SessionResult]) -> pl.DataFrame:
+    """One row per session: its totals and why it ended."""
     return pl.DataFrame({
         "user_id": pl.Series([str(r.person.user_id) for r in results], dtype=pl.String),
         "cohort": pl.Series([r.person.cohort for r in results], dtype=pl.String),
+        "session": pl.Series([r.person.session for r in results], dtype=pl.Int32),
         "wants": pl.Series([r.person.wants for r in results], dtype=pl.Int64),
         "impressions": pl.Series([len(r.impressions) for r in results], dtype=pl.Int64),
         "engaged": pl.Series([sum(bool(i.acts[_ENGAGED].any()) for i in r.impressions)
@@ -75,6 +83,13 @@ def persons_frame(results: Sequence[SessionResult]) -> pl.DataFrame:
         "pages": pl.Series([r.pages for r in results], dtype=pl.Int64),
         "stop": pl.Series([r.stop for r in results], dtype=pl.String),
     })
+
+
+def persons_frame(results: Sequence[SessionResult]) -> pl.DataFrame:
+    """One row per person: their day's totals over all their sessions."""
+    return (sessions_frame(results).group_by("user_id", "cohort", maintain_order=True)
+            .agg(pl.len().cast(pl.Int64).alias("sessions"), pl.col("impressions").sum(),
+                 pl.col("engaged").sum(), pl.col("likes").sum(), pl.col("pages").sum()))
 
 
 def _rate(numerator: float, denominator: float) -> float | None:
@@ -96,10 +111,11 @@ def _histogram(values: pl.Series) -> dict[str, list]:
                       else f"{low}-{high}")
         inside = values >= low if high is None else (values >= low) & (values <= high)
         counts.append(int(inside.sum()))
-    return {"bins": labels, "persons": counts}
+    return {"bins": labels, "sessions": counts}
 
 
-def _block(imps: pl.DataFrame, persons: pl.DataFrame, pages: int) -> dict[str, object]:
+def _block(imps: pl.DataFrame, sessions: pl.DataFrame, persons: pl.DataFrame, pages: int
+           ) -> dict[str, object]:
     per_page = (imps.group_by("page").agg(
         pl.len().alias("n"), pl.col("user_id").n_unique().alias("persons"),
         pl.col("engaged").sum(), pl.col("like").sum(), pl.col("skip").sum(),
@@ -112,8 +128,12 @@ def _block(imps: pl.DataFrame, persons: pl.DataFrame, pages: int) -> dict[str, o
 
     n = imps.height
     oracle = imps["oracle"].drop_nulls()
+    by_session = imps.group_by("session").agg(pl.len().alias("n"), pl.col("engaged").sum())
+    nth = {row["session"]: row for row in by_session.iter_rows(named=True)}
+    most = int(sessions["session"].max()) if sessions.height else 0
     return {
         "persons": persons.height,
+        "sessions": sessions.height,
         "impressions": n,
         "engaged_rate": _rate(imps["engaged"].sum(), n),
         "likes_per_impression": _rate(imps["like"].sum(), n),
@@ -128,12 +148,18 @@ def _block(imps: pl.DataFrame, persons: pl.DataFrame, pages: int) -> dict[str, o
         "impressions_by_page": [int(at[p]["n"]) if p in at else 0 for p in range(1, pages + 1)],
         "persons_by_page": [int(at[p]["persons"]) if p in at else 0
                             for p in range(1, pages + 1)],
+        "engaged_rate_by_session": [_rate(nth[k]["engaged"], nth[k]["n"]) if k in nth
+                                    else None for k in range(1, most + 1)],
+        "sessions_by_number": [int((sessions["session"] == k).sum())
+                               for k in range(1, most + 1)],
         "repeats": int(imps["repeat"].sum()),
         "unknown_items": int(imps["unknown"].sum()),
-        "stops": {s: int((persons["stop"] == s).sum()) for s in STOPS},
-        "session": {name: _distribution(persons[name])
+        "stops": {s: int((sessions["stop"] == s).sum()) for s in STOPS},
+        "session": {name: _distribution(sessions[name])
                     for name in ("impressions", "engaged", "likes", "pages")},
-        "session_length_histogram": _histogram(persons["impressions"]),
+        "day": {name: _distribution(persons[name])
+                for name in ("sessions", "impressions", "engaged", "likes")},
+        "session_length_histogram": _histogram(sessions["impressions"]),
     }
 
 
@@ -141,8 +167,10 @@ def summarise(results: Sequence[SessionResult], world: TruthWorld, pages: int
               ) -> dict[str, object]:
     """One mode's block of the JSON: everyone, then each cohort alone."""
     imps, persons = impressions_frame(results, world), persons_frame(results)
-    block = _block(imps, persons, pages)
+    sessions = sessions_frame(results)
+    block = _block(imps, sessions, persons, pages)
     block["cohorts"] = {c: _block(imps.filter(pl.col("cohort") == c),
+                                  sessions.filter(pl.col("cohort") == c),
                                   persons.filter(pl.col("cohort") == c), pages)
                         for c in COHORTS}
     return block

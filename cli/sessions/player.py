@@ -4,10 +4,10 @@ what happened, ask for the next page, until they stop.
 What they do with a video is the world's truth model (`TruthWorld.draw`), drawn from a
 generator keyed by (person, video). Behaviour beyond the model, all deterministic:
 
-- a video already shown to them today (in this session: one session a day) is not watched
-  again: they flick past it (`repeat_watch_ms`, logged as an impression and a skip) and it
+- a video already shown to them today (in this session or an earlier one of the day) is
+  not watched again: they flick past it (`repeat_watch_ms`, logged as an impression and a skip) and it
   counts as a repeat; so is a video the world has no truth for (made after it, say);
-- a follow fires at most once per creator in a session (the world keeps a day's first), and
+- a follow fires at most once per creator in a day (the world keeps a day's first), and
   as in the world's log a follow made today changes the model's inputs from tomorrow;
 - they stop at the first of: the impressions their session wants (`Person.wants`), a run
   of `max_skip_run` skips, an empty page or a page without a cursor (the feed ended, or a
@@ -27,7 +27,7 @@ from cli.sessions.feed import Feed, Served
 from cli.sessions.persons import Person
 from cli.sessions.truth import TruthWorld
 
-__all__ = ["STOPS", "Impression", "SessionResult", "play"]
+__all__ = ["STOPS", "Impression", "SessionResult", "Viewer", "play"]
 
 STOPS = ("session_length", "skip_run", "feed_end", "scroll_limit", "pages")
 _FLICK = np.zeros(len(ROW), dtype=bool)
@@ -53,13 +53,15 @@ class SessionResult:
     impressions: tuple[Impression, ...]
 
 
-class _Viewer:
-    """A person's state within a session: what they have seen and whom they followed."""
+class Viewer:
+    """A person's state within a day, across their sessions: what they have seen, whom they
+    followed, and how many events they have posted (event ids go on counting)."""
 
     def __init__(self, person: Person, world: TruthWorld, config: SessionConfig) -> None:
         self.person, self.world, self.config = person, world, config
         self.seen: set[object] = set()
         self.followed: set[int] = set()
+        self.seq = 0
 
     def react(self, item_id: object) -> tuple[int, bool, int, np.ndarray]:
         """(world item, repeat, watched ms, action flags) for the next video."""
@@ -83,14 +85,17 @@ def _ended(served: Served) -> str:
 
 
 def play(person: Person, feed: Feed, world: TruthWorld, config: SessionConfig,
-         event_prefix: str) -> SessionResult:
-    """Play `person`'s session on `feed`; events are posted after each page."""
-    viewer = _Viewer(person, world, config)
+         event_prefix: str, viewer: Viewer | None = None) -> SessionResult:
+    """Play `person`'s session on `feed`; events are posted after each page. `viewer`: the
+    person's day so far (their earlier sessions'); a fresh day when None."""
+    if viewer is None:
+        viewer = Viewer(person, world, config)
+    viewer.person = person
     gaps = person.gaps(config.seed)
     at = person.start
     impressions: list[Impression] = []
     cursor: str | None = None
-    skips, seq, pages, stop = 0, 0, 0, "pages"
+    skips, pages, stop = 0, 0, "pages"
     for page_no in range(1, config.pages + 1):
         served = feed.page(person.user_id, cursor, config.page_size, at)
         if not served.items:
@@ -113,8 +118,8 @@ def play(person: Person, feed: Feed, world: TruthWorld, config: SessionConfig,
                 stop, stopped = "skip_run", True
             if stopped:
                 break
-        events = page_events(event_prefix, person.user_id, watched, seq)
-        seq += len(events)
+        events = page_events(event_prefix, person.user_id, watched, viewer.seq)
+        viewer.seq += len(events)
         feed.post(events, at)
         if stopped:
             break

@@ -57,6 +57,21 @@ def _page_plot(figure, payload: Mapping[str, Mapping]) -> str:
     return embed(fig, "Engaged rate (completion or better) per impression, by page")
 
 
+def _session_plot(figure, payload: Mapping[str, Mapping]) -> str:
+    fig = figure(figsize=(7, 3))
+    ax = fig.subplots()
+    for mode, block in payload.items():
+        rates = block.get("engaged_rate_by_session") or []
+        nth = [k + 1 for k, r in enumerate(rates) if r is not None]
+        ax.plot(nth, [r for r in rates if r is not None], marker="o", label=mode,
+                color=_COLOURS.get(mode))
+    ax.set_xlabel("the person's n-th session of the day")
+    ax.set_ylabel("engaged per impression")
+    ax.legend()
+    return embed(fig, "Engaged rate by session of the day (a later session starts without "
+                 "a cursor)")
+
+
 def _length_plot(figure, payload: Mapping[str, Mapping]) -> str:
     fig = figure(figsize=(7, 3))
     ax = fig.subplots()
@@ -64,13 +79,13 @@ def _length_plot(figure, payload: Mapping[str, Mapping]) -> str:
     for n, (mode, block) in enumerate(payload.items()):
         hist = block["session_length_histogram"]
         xs = [x + n * width for x in range(len(hist["bins"]))]
-        ax.bar(xs, hist["persons"], width=width, label=mode, color=_COLOURS.get(mode))
+        ax.bar(xs, hist.get("sessions", hist.get("persons")), width=width, label=mode, color=_COLOURS.get(mode))
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(hist["bins"]))], hist["bins"])
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_xlabel("impressions in the session")
-    ax.set_ylabel("persons")
+    ax.set_ylabel("sessions")
     ax.legend()
-    return embed(fig, "Session length distribution: impressions per person")
+    return embed(fig, "Session length distribution: impressions per session")
 
 
 def _rows(payload: Mapping[str, Mapping]) -> list[tuple[str, ...]]:
@@ -80,7 +95,8 @@ def _rows(payload: Mapping[str, Mapping]) -> list[tuple[str, ...]]:
             if not sub["persons"]:
                 continue
             session = sub["session"]["impressions"]
-            rows.append((mode, name, str(sub["persons"]), str(sub["impressions"]),
+            rows.append((mode, name, str(sub["persons"]), str(sub.get("sessions", "-")),
+                         str(sub["impressions"]),
                          _fmt(sub["engaged_rate"]), _fmt(sub["likes_per_impression"]),
                          _fmt(sub["skips_per_impression"]), _fmt(sub["oracle_relevance"]),
                          str(sub["repeats"]), _fmt(session["mean"]), _fmt(session["p50"]),
@@ -104,7 +120,10 @@ def sessions_section(home: DataHome, figure) -> str:
     out.append(f"<p>{escape(path.name)}: {setup['users']} returning and {setup['new_users']} "
                f"new users of {escape(setup['world'])} on {escape(setup['today'])} (snapshot "
                f"{escape(setup['snapshot'])}, seed {setup['seed']}), up to {setup['pages']} "
-               f"pages of {setup['page_size']}; modes: {escape(', '.join(payload))}.</p>")
+               f"pages of {setup['page_size']} a session, "
+               f"{setup.get('sessions', setup['users'] + setup['new_users'])} sessions "
+               f"(sessions a day: {escape(str(setup.get('sessions_per_day', 1)))}); modes: "
+               f"{escape(', '.join(payload))}.</p>")
     pages = len(first["engaged_rate_by_page"])
     header = ("page", *(f"{label} {m}" for label in ("engaged", "likes", "skips", "oracle")
                         for m in payload))
@@ -113,11 +132,14 @@ def sessions_section(home: DataHome, figure) -> str:
     out.append(table(header, [(str(p + 1), *(_fmt(payload[m][k][p]) for k in keys
                                              for m in payload)) for p in range(pages)],
                      table_id="sessions-pages"))
-    out.append(table(("mode", "who", "persons", "impressions", "engaged", "likes", "skips",
+    out.append(table(("mode", "who", "persons", "sessions", "impressions", "engaged", "likes",
+                      "skips",
                       "oracle", "repeats", "session mean", "p50", "p90", "stopped"),
                      _rows(payload), table_id="sessions-totals"))
     if figure:
         out.append(_page_plot(figure, payload))
+        if any(len(b.get("engaged_rate_by_session") or []) > 1 for b in payload.values()):
+            out.append(_session_plot(figure, payload))
         out.append(_length_plot(figure, payload))
     return "".join(out) + "</section>" + _CLOSE
 

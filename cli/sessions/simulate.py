@@ -21,7 +21,7 @@ from cli.sessions.feed import Feed
 from cli.sessions.live import live_feed
 from cli.sessions.metrics import impressions_frame, persons_frame, summarise
 from cli.sessions.persons import Person, choose_persons
-from cli.sessions.player import SessionResult, play
+from cli.sessions.player import SessionResult, Viewer, play
 from cli.sessions.static import StaticFeed
 from cli.sessions.truth import TruthWorld, find_world
 from reelrank.errors import ReelrankError
@@ -71,8 +71,10 @@ def _play_all(feed: Feed, persons: Sequence[Person], world: TruthWorld,
     # that outlives the run would take a second run's events as duplicates and drop them.
     prefix = f"sim{config.seed}{feed.mode[0]}" + (f"-{uuid.uuid4().hex[:8]}"
                                                   if shared_server else "")
+    viewers: dict[int, Viewer] = {}
     for n, person in enumerate(persons, start=1):
-        results.append(play(person, feed, world, config, prefix))
+        viewer = viewers.setdefault(person.index, Viewer(person, world, config))
+        results.append(play(person, feed, world, config, prefix, viewer))
         if n % 50 == 0 or n == len(persons):
             say(f"{feed.mode}: {n}/{len(persons)} sessions played")
     return results
@@ -96,16 +98,22 @@ def simulate_sessions(home: DataHome, config: SessionConfig, *,
     persons = sorted(choose_persons(truth, config, today), key=lambda p: (p.start, p.index))
     if not persons:
         raise ReelrankError(f"{truth.directory} has no users to simulate")
-    new = sum(p.cohort == "new" for p in persons)
-    say(f"{len(persons) - new} returning and {new} new users of {truth.directory.name} "
-        f"play up to {config.pages} pages of {config.page_size} on {today} "
+    people = {p.index: p.cohort for p in persons}
+    new = sum(cohort == "new" for cohort in people.values())
+    how_often = ("as often as the world draws" if config.sessions is None
+                 else f"{config.sessions} time(s)")
+    say(f"{len(people) - new} returning and {new} new users of {truth.directory.name} "
+        f"open the app {how_often} ({len(persons)} sessions) and play up to "
+        f"{config.pages} pages of {config.page_size} a session on {today} "
         f"(snapshot {snapshot})")
     if today != truth.end:
         say(f"note: the snapshot is as of {today}, the world's log ends the day before "
             f"{truth.end}: today's users are played against a snapshot of another moment")
     if new < config.new_users:
         say(f"only {new} world users have no history; {config.new_users} new users asked for")
-    setup = {"seed": config.seed, "users": len(persons) - new, "new_users": new,
+    setup = {"seed": config.seed, "users": len(people) - new, "new_users": new,
+             "sessions": len(persons),
+             "sessions_per_day": "world" if config.sessions is None else config.sessions,
              "new_users_asked": config.new_users, "pages": config.pages,
              "page_size": config.page_size, "max_skip_run": config.max_skip_run,
              "today": today.isoformat(), "snapshot": snapshot, "world": truth.directory.name}

@@ -37,16 +37,24 @@ def _pages(blocks: Mapping[str, Mapping]) -> list[str]:
 
 
 def _totals(name: str, block: Mapping) -> list[str]:
-    session = block["session"]
-    lines = [(f"  {name}: {block['persons']} persons, {block['impressions']} impressions; "
+    lines = [(f"  {name}: {block['persons']} persons, {block['sessions']} sessions, "
+              f"{block['impressions']} impressions; "
               f"engaged {_fmt(block['engaged_rate'])}, likes "
               f"{_fmt(block['likes_per_impression'])}, skips "
               f"{_fmt(block['skips_per_impression'])} per impression; oracle "
               f"{_fmt(block['oracle_relevance'])}; repeats {block['repeats']}")]
-    for key in ("impressions", "engaged", "likes"):
-        d = session[key]
-        lines.append(f"    per person {key:<11} mean {_fmt(d['mean'])}  p10 {_fmt(d['p10'])}  "
-                     f"p50 {_fmt(d['p50'])}  p90 {_fmt(d['p90'])}  max {_fmt(d['max'])}")
+    for what, block_key, keys in (("session", "session", ("impressions", "engaged", "likes")),
+                                  ("day", "day", ("sessions", "impressions", "engaged"))):
+        for key in keys:
+            d = block[block_key][key]
+            lines.append(f"    per {what:<7} {key:<11} mean {_fmt(d['mean'])}  p10 "
+                         f"{_fmt(d['p10'])}  p50 {_fmt(d['p50'])}  p90 {_fmt(d['p90'])}  "
+                         f"max {_fmt(d['max'])}")
+    if len(block["engaged_rate_by_session"]) > 1:
+        lines.append("    engaged by session of the day: " + ", ".join(
+            f"{k + 1}: {_fmt(rate)} ({n})" for k, (rate, n) in enumerate(
+                zip(block["engaged_rate_by_session"], block["sessions_by_number"],
+                    strict=True))))
     lines.append("    stopped: " + ", ".join(f"{k} {v}" for k, v in block["stops"].items()))
     return lines
 
@@ -67,8 +75,9 @@ def render_text(payload: Mapping[str, Mapping]) -> str:
     setup = first["setup"]
     out = [(f"session simulation of {setup['world']} on {setup['today']} (snapshot "
             f"{setup['snapshot']}, seed {setup['seed']}): {setup['users']} returning + "
-            f"{setup['new_users']} new users, up to {setup['pages']} pages of "
-            f"{setup['page_size']}"), "", "per page (rates per impression):"]
+            f"{setup['new_users']} new users in {setup['sessions']} sessions (sessions a day: "
+            f"{setup['sessions_per_day']}), up to {setup['pages']} pages of "
+            f"{setup['page_size']} a session"), "", "per page (rates per impression):"]
     out += _pages(payload)
     for cohort in ("returning", "new"):
         blocks = {m: b["cohorts"][cohort] for m, b in payload.items()}
