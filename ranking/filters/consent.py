@@ -42,12 +42,15 @@ def drop(snap, _query, live, rows: np.ndarray) -> np.ndarray:
         creator = snap.item_creator[rows[sel]][item_of]
         width = len(snap.user_ids) + 1
         keys = np.where(person >= 0, person * width + creator, -1)
+        unique, which = np.unique(keys, return_inverse=True)
         ids = snap.user_id_list
-        needed = {(ids[int(k // width)], ids[int(k % width)]) for k in np.unique(keys[keys >= 0])}
+        pairs = [(ids[k // width], ids[k % width]) if k >= 0 else None
+                 for k in unique.tolist()]
+        needed = {p for p in pairs if p is not None}
         granted = live_grants(live.grants, needed) if needed else set()
-        ok = np.array([snap.user_row[o] * width + snap.user_row[c] for o, c in granted],
-                      dtype=np.int64)
-        lacking = ~np.isin(keys, ok)  # an unknown person (-1) has granted nothing
+        # An unknown person (-1) has granted nothing.
+        lacking = np.fromiter((p not in granted for p in pairs), dtype=bool,
+                              count=len(pairs))[which]
         blocked = np.zeros(len(sel), dtype=bool)
         np.logical_or.at(blocked, item_of, lacking)
         out[sel] = blocked
