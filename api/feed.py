@@ -34,7 +34,7 @@ from api.history import HistoryWriter
 from api.reasons import reason_for, reasons_for
 from api.session import SessionReader, stored_feeds
 from ranking.engine import Engine, Page
-from ranking.policy import claim_served, read_live, servable
+from ranking.policy import GrantCache, claim_served, read_live, servable
 from ranking.session import Session
 from ranking.snapshot.overlay import LiveItems
 from ranking.snapshot.view import View, view_of
@@ -77,8 +77,10 @@ class FeedService:
     where the cursor signing key lives (None: a key of this object's own)."""
 
     def __init__(self, engine: Engine, feeds_dir: Path | None, *,
-                 history: HistoryWriter | None = None, keys_dir: Path | None = None) -> None:
+                 history: HistoryWriter | None = None, keys_dir: Path | None = None,
+                 grants: GrantCache | None = None) -> None:
         self.engine = engine
+        self.grants = grants  # the process's live grants (None: each request looks them up)
         self.snapshot = engine.snap.directory.name
         self.items = LiveItems.empty(engine.snap)
         self.history = history
@@ -156,7 +158,7 @@ class FeedService:
         self.sync(control)
         items = self.items  # read once: this request ranks on exactly these
         view = view_of(self.engine.snap, items)
-        live = read_live(control, [user_id], now)
+        live = read_live(control, [user_id], now, grants=self.grants)
         policy = live.policy(user_id)
         session = (self.sessions.read(control, user_id, view, now) if policy.personalized
                    else self.sessions.read_safety(control, user_id, view, now))

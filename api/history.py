@@ -21,8 +21,10 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
+from ranking.live import GRANT_CHANGES_KEEP_S
 from reelrank.control import experiments, history
 from reelrank.control.connection import TRANSIENT_ERRORS, transaction
+from reelrank.control.grants import prune_changes
 from reelrank.home import DataHome
 
 __all__ = ["HistoryWriter"]
@@ -107,12 +109,15 @@ class HistoryWriter:
         log.error("served history: dropped %d rows after 3 attempts", len(batch))
 
     def _prune(self, con) -> None:
-        """Forget history older than `served_keep_days` (at most once an hour)."""
+        """Forget history older than `served_keep_days`, and grant changes older than the
+        grant caches may need (at most once an hour)."""
         self._pruned_s = time.monotonic()
         keep = timedelta(days=self.home.settings.served_keep_days)
+        now = datetime.now(UTC)
         try:
             with transaction(con):
-                history.prune(con, datetime.now(UTC) - keep)
+                history.prune(con, now - keep)
+                prune_changes(con, now - timedelta(seconds=GRANT_CHANGES_KEEP_S))
         except TRANSIENT_ERRORS as exc:
             log.warning("served history: pruning failed: %s", exc)
 

@@ -31,10 +31,11 @@ from api.history import HistoryWriter
 from api.ids import IdCodec
 from api.metrics import Metrics
 from ranking.engine import Engine
-from ranking.live import NO_LIVE_STATE
+from ranking.live import NO_LIVE_STATE, GrantCache
 from ranking.publish import hold, mark_good, published, release
 from ranking.snapshot.format import MANIFEST
 from ranking.snapshot.reader import ServingSnapshot
+from reelrank.control.connection import transaction
 from reelrank.errors import ReelrankError
 from reelrank.home import DataHome
 
@@ -64,25 +65,32 @@ class SwapResult:
     refused: str | None = None
 
 
-def load_live(home: DataHome, directory: Path, history: HistoryWriter | None = None) -> Live:
-    """Everything for `directory`, or `ReelrankError`; slow, so never on the event loop."""
+def load_live(home: DataHome, directory: Path, history: HistoryWriter | None = None,
+              grants: GrantCache | None = None) -> Live:
+    """Everything for `directory`, or `ReelrankError`; slow, so never on the event loop.
+    `grants`: the process's cache of live grants, kept across snapshots."""
     snap = ServingSnapshot.load(directory, spare_items=home.settings.api_spare_items)
     engine = Engine.load(snap, home.settings)
     _single_threaded_search()
     feeds = home.dir("feeds") / snap.directory.name
     try:
         service = FeedService(engine, feeds if feeds.is_dir() else None, history=history,
-                              keys_dir=home.dir("keys"))
+                              keys_dir=home.dir("keys"), grants=grants)
     except (OSError, pl.exceptions.PolarsError) as exc:
         # Precomputed pages only save time: without readable ones every user is ranked
         # online, on the same verified snapshot.
         log.warning("precomputed feeds in %s unreadable (%s); ranking online only", feeds, exc)
-        service = FeedService(engine, None, history=history, keys_dir=home.dir("keys"))
+        service = FeedService(engine, None, history=history, keys_dir=home.dir("keys"),
+                              grants=grants)
     # Catch up before serving: what was generated, labelled and posted since the snapshot
     # (the first read of the inbox is its longest), so no request waits for it.
+    # The grants too (the first read of every live grant is the long one).
     control = home.control()
     try:
         service.sync(control)
+        if grants is not None:
+            with transaction(control, read_only=True):
+                grants.refresh(control)
     finally:
         control.close()
     warm_up(engine, home.settings.api_warmup_users)
@@ -127,6 +135,7 @@ class Serving:
         self.home = home
         self.metrics = metrics
         self.history = history
+        self.grants = GrantCache()  # one per process, across snapshot swaps
         self.current: Live | None = None
         self._refused: dict[Path, str] = {}
         self._lock = asyncio.Lock()
@@ -151,7 +160,8 @@ class Serving:
 
     async def _load(self, target: Path) -> Live | None:
         try:
-            return await asyncio.to_thread(load_live, self.home, target, self.history)
+            return await asyncio.to_thread(load_live, self.home, target, self.history,
+                                           self.grants)
         except ReelrankError as exc:
             self._refused[target] = str(exc)
             self.metrics.swaps.labels("refused").inc()

@@ -47,7 +47,7 @@ from _smoke import copy_of_tiny_home, parse_args
 
 from api.feed import FeedService
 from ranking.engine import Engine
-from ranking.policy import read_live
+from ranking.policy import GrantCache, read_live
 from ranking.snapshot.reader import ServingSnapshot
 from reelrank.control.tokens import create_token, revoke_token
 from reelrank.home import DataHome
@@ -157,13 +157,14 @@ def _in_process(home: DataHome, users: list[object], limit: int, repeats: int
                 ) -> dict[str, float]:
     snap = ServingSnapshot.load(home.dir("snapshots") / "latest")
     engine = Engine.load(snap, home.settings)
-    service = FeedService(engine, home.dir("feeds") / snap.directory.name)
+    grants = GrantCache()  # as a server keeps the live grants
+    service = FeedService(engine, home.dir("feeds") / snap.directory.name, grants=grants)
     control = home.control()
     rank, page = [], []
     try:
         for n in range(repeats):
             for user in users:
-                live = read_live(control, [user], datetime.now(UTC).date())
+                live = read_live(control, [user], datetime.now(UTC).date(), grants=grants)
                 started = time.perf_counter()
                 engine.rank([user], live)
                 if n:  # the first pass warms caches

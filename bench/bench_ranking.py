@@ -10,7 +10,8 @@ Loads `HOME/snapshots/latest` (or `--snapshot DIR`) the way the API does and rep
   in-memory snapshot (mapping the arrays the writer froze, or computing them when there
   are none), `Engine.load` (ranker, feature assembler); RSS after;
 - one user: `engine.rank([u], live)` for --users random active users, with `live` read
-  from the home's control store for each call as the API does (`read_live`), p50/p99;
+  from the home's control store for each call as the API does (`read_live`, with the
+  API's in-memory cache of the live grants), p50/p99;
   the same with the live read done beforehand (ranking alone); and the live read alone.
   --warmup users are ranked first and not counted;
 - where one user's time goes: the same users through the engine's public stages
@@ -54,6 +55,7 @@ import numpy as np
 from _smoke import parse_args, tiny_home
 
 from ranking.engine import Engine, merge
+from ranking.live import GrantCache
 from ranking.policy import read_live
 from ranking.snapshot.format import verify as _verify
 from ranking.snapshot.reader import ServingSnapshot
@@ -234,14 +236,15 @@ def main() -> None:
     picks = [active[i] for i in rng.permutation(len(active))[: args.users + args.warmup]]
     warm, timed = picks[: args.warmup], picks[args.warmup:]
 
-    # ---- one user, live read per call (what the API does). A LiveState holds every live
-    # grant, so it is read per user and dropped, never kept for all users at once.
+    # ---- one user, live read per call (what the API does, with the API's cache of the
+    # live grants, brought up to date by each read).
+    grants = GrantCache()
     for u in warm:
-        engine.rank([u], read_live(control, [u], today))
+        engine.rank([u], read_live(control, [u], today, grants=grants))
     with_live, live_only, rank_only, rank_cpu = [], [], [], []
     for u in timed:
         t0 = time.perf_counter()
-        live = read_live(control, [u], today)
+        live = read_live(control, [u], today, grants=grants)
         t1 = time.perf_counter()
         c1 = time.process_time()
         engine.rank([u], live)
@@ -260,7 +263,7 @@ def main() -> None:
     merged_one, scored_one, mismatched = [], [], 0
     staged = StagedEngine(engine)
     for u in timed:
-        live = read_live(control, [u], today)
+        live = read_live(control, [u], today, grants=grants)
         times, ids, merged, scored = staged.rank(u, live)
         for name, ms in times.items():
             stages.setdefault(name, []).append(ms)
@@ -277,7 +280,7 @@ def main() -> None:
     if args.cprofile:
         prof = cProfile.Profile()
         for u in timed[: args.cprofile]:
-            live = read_live(control, [u], today)
+            live = read_live(control, [u], today, grants=grants)
             prof.enable()
             engine.rank([u], live)
             prof.disable()

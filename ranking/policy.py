@@ -25,7 +25,7 @@ import numpy as np
 
 from ranking.controls import UserControls
 from ranking.directory import Directory
-from ranking.live import GrantReader, LiveState, UserPolicy, live_grants
+from ranking.live import GrantCache, GrantReader, LiveState, UserPolicy, live_grants
 from ranking.pipeline import FEED
 from reelrank.control.blocks import blocked_by, blocks_between
 from reelrank.control.connection import Connection, transaction
@@ -37,28 +37,32 @@ from reelrank.control.user_settings import chat_of
 from reelrank.errors import ReelrankError
 
 __all__ = [
-    "DmDecision", "GrantReader", "LiveState", "UserPolicy", "claim_served", "dm_allowed", "live_grants",
-    "missing_consent", "read_live", "servable",
+    "DmDecision", "GrantCache", "GrantReader", "LiveState", "UserPolicy", "claim_served",
+    "dm_allowed", "live_grants", "missing_consent", "read_live", "servable",
 ]
 
 DM_POLICIES = ("everyone", "friends", "nobody")
 _FEW_USERS = 50  # up to this many users, grants are looked up per page rather than all read
 
 
-def read_live(control: Connection, users: Iterable[object], today: date | datetime
-              ) -> LiveState:
+def read_live(control: Connection, users: Iterable[object], today: date | datetime, *,
+              grants: GrantCache | None = None) -> LiveState:
     """Each user's settings, guardian rules, blocks, own controls and today's served count,
-    in one read transaction; and the grants: for a few users (a request) a reader that asks
-    for the pairs their candidates need, for many (a batch chunk) every live grant at once.
+    in one read transaction; and the grants: `grants` (a server's cache of them) brought up
+    to date in that transaction, else for a few users (a request) a reader that asks for the
+    pairs their candidates need, for many (a batch chunk) every live grant at once.
     `today`: the moment (a "see fewer" in force then counts), or its day (from its start)."""
     ids = list(users)
     now = today if isinstance(today, datetime) else datetime.combine(today, time(), UTC)
     today = today.date() if isinstance(today, datetime) else today
     policies: dict[object, UserPolicy] = {}
     with transaction(control, read_only=True):
-        grants: frozenset[tuple[object, object]] | GrantReader = GrantReader(control)
-        if len(ids) > _FEW_USERS:
-            grants = all_live(control)
+        live: frozenset[tuple[object, object]] | GrantReader | GrantCache = GrantReader(control)
+        if grants is not None:
+            grants.refresh(control)
+            live = grants
+        elif len(ids) > _FEW_USERS:
+            live = all_live(control)
         chat = chat_of(control, ids)
         guard = rules_of(control, ids)
         served = served_today(control, ids, today.isoformat())
@@ -78,7 +82,7 @@ def read_live(control: Connection, users: Iterable[object], today: date | dateti
             chat_history=bool(personalization) and bool(chat.get(user, 0)),
             supervised=True, daily_limit=limit, served_today=int(served.get(user, 0)),
             dm_policy=dm)
-    return LiveState(grants, {u: frozenset(b) for u, b in blocks.items()}, policies,
+    return LiveState(live, {u: frozenset(b) for u, b in blocks.items()}, policies,
                      {u: UserControls.from_rows(c) for u, c in controls.items()})
 
 

@@ -104,6 +104,9 @@ def erase(con: Connection, user: object, *, now: datetime, hide_until: datetime
         for table, condition, params in _ROWS:
             removed[table] = con.execute(f"DELETE FROM {table} WHERE {condition}",
                                          [user] * params).rowcount
+        # The grants' change feed keeps no id of theirs: their rows (the deletions just
+        # made among them) become "re-read every grant" for whoever has not read them yet.
+        con.execute("UPDATE grant_changes SET grantee_id = NULL WHERE grantee_id = ?", [user])
         media = [p for row in con.execute(
             f"SELECT media_path, thumbnail_path FROM generated_items WHERE {_THEIR_ITEMS}",
             [user, user]).fetchall() for p in row]

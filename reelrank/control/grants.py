@@ -5,7 +5,10 @@ it, so the history of the latest grant is kept and consent reads only live ones.
 video may be shown or generated is decided in `ranking.policy` from what these return.
 
 The reads on the feed path (`live_to`, `is_live`) use the partial index of live grants by
-grantee (control migration 3).
+grantee (control migration 3). Every change to a grant also lands in `grant_changes`
+(migration 11, by trigger, in commit order): an API process keeps the live grants in memory
+(`ranking.live.GrantCache`) and re-reads only the grantees named there since it last looked
+(`changes_after`); `prune_changes` drops rows older than the longest a reader may pause.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from datetime import datetime
 from reelrank.control.connection import Connection, chunks, marks, rows_as_dicts, stamp
 from reelrank.errors import NotFoundError
 
-__all__ = ["all_live", "grant", "is_live", "list_grants", "live_to", "revoke"]
+__all__ = ["Change", "all_live", "changes_after", "grant", "is_live", "last_change",
+           "list_grants", "live_to", "prune_changes", "revoke"]
+
+#: (seq, grantee whose grants changed; None: erased, re-read every grant)
+Change = tuple[int, object]
 
 _COLUMNS = "owner_id, grantee_id, granted_at, revoked_at"
 
@@ -83,3 +90,22 @@ def all_live(con: Connection) -> frozenset[tuple[object, object]]:
     """Every live (owner, grantee) pair: for a batch that ranks many users at once."""
     return frozenset(con.execute(
         "SELECT owner_id, grantee_id FROM cameo_grants WHERE revoked_at IS NULL").fetchall())
+
+
+def last_change(con: Connection) -> int:
+    """The newest change's number (0 when there is none): where a full read stands."""
+    (seq,) = con.execute("SELECT coalesce(max(seq), 0) FROM grant_changes").fetchone()
+    return int(seq)
+
+
+def changes_after(con: Connection, seq: int, limit: int = 10_000) -> list[Change]:
+    """The grant changes after `seq`, oldest first, at most `limit` of them."""
+    return [(int(s), g) for s, g in con.execute(
+        "SELECT seq, grantee_id FROM grant_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        [seq, limit]).fetchall()]
+
+
+def prune_changes(con: Connection, before: datetime) -> int:
+    """Forget changes made before `before` (a reader that paused longer reads everything)."""
+    return con.execute("DELETE FROM grant_changes WHERE changed_at < ?",
+                       [stamp(before)]).rowcount

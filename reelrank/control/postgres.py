@@ -41,9 +41,10 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from reelrank.control.schema_pg import WRITE_LOCK_KEY
 from reelrank.errors import ContractError
 
-__all__ = ["ID_COLUMNS", "PgConnection", "connect_postgres", "translate"]
+__all__ = ["ID_COLUMNS", "WRITE_LOCK_KEY", "PgConnection", "connect_postgres", "translate"]
 
 # The columns that hold a user's, an item's or an event's id (see the module docstring).
 ID_COLUMNS = frozenset({
@@ -52,8 +53,8 @@ ID_COLUMNS = frozenset({
 })  # not event_id: the inbox keys an event id by its text (`inbox.accept_events`)
 
 # One key for the store's write lock (`pg_advisory_xact_lock`): any 64-bit constant that no
-# other application sharing the database uses; this one is b"reelrank" as an integer.
-WRITE_LOCK_KEY = int.from_bytes(b"reelrank", "big") - (1 << 63)
+# other application sharing the database uses; this one is b"reelrank" as an integer (the
+# schema's grant trigger takes it too).
 
 _JSON_REMOVE = re.compile(r"json_remove\((\w+), '\$\.(\w+)'\)", re.IGNORECASE)
 _JSON_EACH = re.compile(

@@ -1,4 +1,5 @@
-"""The control store's later migrations (9 on: the user's own controls, experiments), in a
+"""The control store's later migrations (9 on: the user's own controls, experiments, the
+cameo grants' change feed), in a
 module of their own so neither file passes 350 lines; `schema` appends them
 to `CONTROL_MIGRATIONS`. The same conventions as `schema`: untyped id columns, `stamp` text
 times, SQLite's statements."""
@@ -8,6 +9,9 @@ from __future__ import annotations
 from reelrank.migrate import Migration
 
 __all__ = ["LATER_MIGRATIONS"]
+
+# The store's timestamp format (`connection.stamp`), to the millisecond, in SQLite's SQL.
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 LATER_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -80,6 +84,34 @@ LATER_MIGRATIONS: tuple[Migration, ...] = (
             )""",
             ("CREATE INDEX experiment_exposures_by_experiment ON experiment_exposures "
              "(experiment, served_at)"),
+        ),
+    ),
+    Migration(
+        version=11,
+        description="the cameo grants' change feed: one row per changed grant, in commit "
+        "order, so a server keeps the live grants in memory and re-reads only what changed",
+        statements=(
+            # `grantee_id`: the creator whose grants changed (a reader re-reads all of that
+            # creator's live grants); NULL once erasure has removed the id, which tells a
+            # reader to re-read everything. One writer at a time (the store's write lock),
+            # so `seq` order is commit order: a reader that has seen `seq` n has seen all
+            # before it.
+            """CREATE TABLE grant_changes (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                grantee_id,
+                changed_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX grant_changes_by_time ON grant_changes (changed_at)",
+            ("CREATE TRIGGER cameo_grants_inserted AFTER INSERT ON cameo_grants BEGIN "
+             "INSERT INTO grant_changes (grantee_id, changed_at) VALUES (NEW.grantee_id, "
+             f"{_NOW}); END"),
+            ("CREATE TRIGGER cameo_grants_updated AFTER UPDATE ON cameo_grants BEGIN "
+             "INSERT INTO grant_changes (grantee_id, changed_at) VALUES (OLD.grantee_id, "
+             f"{_NOW}); INSERT INTO grant_changes (grantee_id, changed_at) SELECT "
+             f"NEW.grantee_id, {_NOW} WHERE NEW.grantee_id IS NOT OLD.grantee_id; END"),
+            ("CREATE TRIGGER cameo_grants_deleted AFTER DELETE ON cameo_grants BEGIN "
+             "INSERT INTO grant_changes (grantee_id, changed_at) VALUES (OLD.grantee_id, "
+             f"{_NOW}); END"),
         ),
     ),
 )

@@ -5,9 +5,11 @@ Most statements are translated from SQLite's (`pg_statement`): an untyped id col
 TEXT (see `postgres` on ids), INTEGER becomes BIGINT, an AUTOINCREMENT key an identity
 column (BY DEFAULT, so a copied row keeps its seq; identity values are never reused, as
 AUTOINCREMENT's are not), REAL double precision, BLOB bytea, and `a IS NOT b` in a check `a
-IS DISTINCT FROM b`. Two migrations are PostgreSQL's own: 2 (the credit ledger's guards are
-PL/pgSQL trigger functions) and 7 (SQLite had to rebuild the inbox to change its key;
-PostgreSQL alters it in place).
+IS DISTINCT FROM b`. Three migrations are PostgreSQL's own: 2 (the credit ledger's guards
+are PL/pgSQL trigger functions), 7 (SQLite had to rebuild the inbox to change its key;
+PostgreSQL alters it in place) and 11 (the grants' change feed is written by one PL/pgSQL
+trigger function, which takes the store's write lock first, so that rows are numbered in
+commit order even for a write made outside a transaction).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from reelrank.control.schema import CONTROL_MIGRATIONS
 from reelrank.migrate import Migration
 
-__all__ = ["PG_CONTROL_MIGRATIONS", "pg_statement"]
+__all__ = ["PG_CONTROL_MIGRATIONS", "WRITE_LOCK_KEY", "pg_statement"]
 
 _CONSTRAINT = ("PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "CONSTRAINT")
 _COLUMN_KEYWORDS = ("PRIMARY", "NOT", "UNIQUE", "DEFAULT", "CHECK", "REFERENCES", "NULL")
@@ -127,9 +129,37 @@ def _version_7(sqlite: Migration) -> Migration:
                      (*rebuilt, *(pg_statement(s) for s in kept)))
 
 
+# The store's write lock (`postgres.WRITE_LOCK_KEY`: b"reelrank" as a signed 64-bit int).
+WRITE_LOCK_KEY = int.from_bytes(b"reelrank", "big") - (1 << 63)
+
+_GRANT_CHANGED = (
+    "CREATE FUNCTION cameo_grants_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    # Whoever writes (a plain statement too): the feed's rows are numbered under the store's
+    # write lock, so their order is the order they commit in.
+    f"PERFORM pg_advisory_xact_lock({WRITE_LOCK_KEY}); "
+    "IF TG_OP <> 'INSERT' THEN INSERT INTO grant_changes (grantee_id, changed_at) VALUES "
+    "(OLD.grantee_id, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')); "
+    "END IF; "
+    "IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.grantee_id IS DISTINCT FROM "
+    "OLD.grantee_id) THEN INSERT INTO grant_changes (grantee_id, changed_at) VALUES "
+    "(NEW.grantee_id, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')); "
+    "END IF; RETURN NULL; END $$")
+
+
+def _version_11(sqlite: Migration) -> Migration:
+    tables = [pg_statement(s) for s in sqlite.statements if not s.lstrip().startswith(
+        "CREATE TRIGGER")]
+    return Migration(sqlite.version, sqlite.description, (
+        *tables, _GRANT_CHANGED,
+        ("CREATE TRIGGER cameo_grants_changed AFTER INSERT OR UPDATE OR DELETE ON "
+         "cameo_grants FOR EACH ROW EXECUTE FUNCTION cameo_grants_changed()")))
+
+
 def _pg(migration: Migration) -> Migration:
     if migration.version == 2:
         return _version_2(migration)
+    if migration.version == 11:
+        return _version_11(migration)
     if migration.version == 7:
         return _version_7(migration)
     return Migration(migration.version, migration.description,
