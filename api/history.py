@@ -21,10 +21,9 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
-from ranking.live import GRANT_CHANGES_KEEP_S
 from reelrank.control import experiments, history
 from reelrank.control.connection import TRANSIENT_ERRORS, transaction
-from reelrank.control.grants import prune_changes
+from reelrank.control.grants import CHANGES_KEEP_S, prune_changes
 from reelrank.home import DataHome
 
 __all__ = ["HistoryWriter"]
@@ -117,7 +116,7 @@ class HistoryWriter:
         try:
             with transaction(con):
                 history.prune(con, now - keep)
-                prune_changes(con, now - timedelta(seconds=GRANT_CHANGES_KEEP_S))
+                prune_changes(con, now - timedelta(seconds=CHANGES_KEEP_S))
         except TRANSIENT_ERRORS as exc:
             log.warning("served history: pruning failed: %s", exc)
 

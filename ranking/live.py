@@ -11,15 +11,20 @@ from dataclasses import dataclass, field
 
 from ranking.controls import NO_CONTROLS, UserControls
 from reelrank.control.connection import Connection
-from reelrank.control.grants import all_live, changes_after, last_change, live_to
+from reelrank.control.grants import (
+    CHANGES_KEEP_S,
+    all_live,
+    changes_after,
+    last_change,
+    live_to,
+)
 
-__all__ = ["GRANT_CHANGES_KEEP_S", "NO_LIVE_STATE", "GrantCache", "GrantReader", "LiveState",
-           "UserPolicy", "live_grants"]
+__all__ = ["NO_LIVE_STATE", "GrantCache", "GrantReader", "LiveState", "UserPolicy",
+           "live_grants"]
 
-#: How long the store keeps grant changes (`grants.prune_changes`); a cache that has not
-#: looked for longer than a twelfth of it reads every grant again.
-GRANT_CHANGES_KEEP_S = 86_400.0
-_PAUSE_S = GRANT_CHANGES_KEEP_S / 12
+# A cache that has not looked for longer than this reads every grant again: well inside
+# how long the store keeps the changes.
+_PAUSE_S = CHANGES_KEEP_S / 12
 _CHANGES_AT_ONCE = 10_000
 
 
@@ -60,7 +65,7 @@ class GrantCache:
     counts for that request, as when each request looked its grants up itself, for one
     indexed poll instead of a lookup of every candidate creator's grants. The first refresh,
     one after a pause longer than `_PAUSE_S` (the store forgets changes after
-    `GRANT_CHANGES_KEEP_S`), and an erased user's nameless change read every grant again.
+    `grants.CHANGES_KEEP_S`), and an erased user's nameless change read every grant again.
     Thread-safe: a refresh replaces a grantee's owners in one assignment, so a concurrent
     check sees the older set or the newer one."""
 

@@ -24,6 +24,7 @@ from filelock import FileLock
 
 from reelrank.control import accounts
 from reelrank.control.connection import compact
+from reelrank.control.grants import CHANGES_KEEP_S, prune_changes
 from reelrank.control.inbox import mark_drained, prune_drained, undrained
 from reelrank.home import DataHome
 
@@ -67,6 +68,7 @@ def _drain(home: DataHome, now: datetime) -> Path | None:
     control = home.control()
     try:
         prune_drained(control, now - timedelta(days=home.settings.inbox_keep_days))
+        prune_changes(control, now - timedelta(seconds=CHANGES_KEEP_S))
         rows = undrained(control)
         if not rows:
             return None

@@ -19,11 +19,15 @@ from datetime import datetime
 from reelrank.control.connection import Connection, chunks, marks, rows_as_dicts, stamp
 from reelrank.errors import NotFoundError
 
-__all__ = ["Change", "all_live", "changes_after", "grant", "is_live", "last_change",
+__all__ = ["CHANGES_KEEP_S", "Change", "all_live", "changes_after", "grant", "is_live", "last_change",
            "list_grants", "live_to", "prune_changes", "revoke"]
 
 #: (seq, grantee whose grants changed; None: erased, re-read every grant)
 Change = tuple[int, object]
+
+#: How long the store keeps grant changes (`prune_changes`, by each API server hourly and by
+#: the nightly drain); a reader that looked less recently than this reads every grant.
+CHANGES_KEEP_S = 86_400.0
 
 _COLUMNS = "owner_id, grantee_id, granted_at, revoked_at"
 
