@@ -93,9 +93,14 @@ _NOT_NEGATIVE = _raise(
     "negative' USING ERRCODE = 'check_violation'; END IF;")
 
 
+def _without_triggers(sqlite: Migration) -> list[str]:
+    """A migration's statements as PostgreSQL's, less its SQLite triggers (spelled apart)."""
+    return [pg_statement(s) for s in sqlite.statements
+            if not s.lstrip().startswith("CREATE TRIGGER")]
+
+
 def _version_2(sqlite: Migration) -> Migration:
-    tables = [pg_statement(s) for s in sqlite.statements if not s.lstrip().startswith(
-        "CREATE TRIGGER")]
+    tables = _without_triggers(sqlite)
     guards = (
         _NO_CHANGE[0], _NOT_NEGATIVE[0],
         ("CREATE TRIGGER credit_ledger_no_update BEFORE UPDATE OR DELETE ON credit_ledger "
@@ -132,25 +137,26 @@ def _version_7(sqlite: Migration) -> Migration:
 # The store's write lock (`postgres.WRITE_LOCK_KEY`: b"reelrank" as a signed 64-bit int).
 WRITE_LOCK_KEY = int.from_bytes(b"reelrank", "big") - (1 << 63)
 
+# The store's timestamp format (`connection.stamp`), in PostgreSQL's SQL.
+_PG_NOW = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 _GRANT_CHANGED = (
     "CREATE FUNCTION cameo_grants_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     # Whoever writes (a plain statement too): the feed's rows are numbered under the store's
     # write lock, so their order is the order they commit in.
     f"PERFORM pg_advisory_xact_lock({WRITE_LOCK_KEY}); "
     "IF TG_OP <> 'INSERT' THEN INSERT INTO grant_changes (grantee_id, changed_at) VALUES "
-    "(OLD.grantee_id, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')); "
+    f"(OLD.grantee_id, {_PG_NOW}); "
     "END IF; "
     "IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.grantee_id IS DISTINCT FROM "
     "OLD.grantee_id) THEN INSERT INTO grant_changes (grantee_id, changed_at) VALUES "
-    "(NEW.grantee_id, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')); "
+    f"(NEW.grantee_id, {_PG_NOW}); "
     "END IF; RETURN NULL; END $$")
 
 
 def _version_11(sqlite: Migration) -> Migration:
-    tables = [pg_statement(s) for s in sqlite.statements if not s.lstrip().startswith(
-        "CREATE TRIGGER")]
     return Migration(sqlite.version, sqlite.description, (
-        *tables, _GRANT_CHANGED,
+        *_without_triggers(sqlite), _GRANT_CHANGED,
         ("CREATE TRIGGER cameo_grants_changed AFTER INSERT OR UPDATE OR DELETE ON "
          "cameo_grants FOR EACH ROW EXECUTE FUNCTION cameo_grants_changed()")))
 
